@@ -1,0 +1,1 @@
+"""Chain drivers for the gateway, found through the ``gateway.chains`` entry points."""
