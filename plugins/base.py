@@ -47,6 +47,8 @@ class Transfer:
     from_address: str
     to_address: str
     amount: int
+    #: Unix seconds of the block, when the node reports it with the logs (else None).
+    timestamp: int | None = None
 
 
 @runtime_checkable
