@@ -1,0 +1,119 @@
+"""The ``gateway`` command: Flask's CLI plus database, merchant and key management."""
+
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import FlaskGroup
+
+from gateway import addresses, auth, db, migrate
+from gateway.chains import drivers
+from gateway.models import ApiKey, Merchant, utcnow
+
+
+def _create_app():
+    from gateway import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def main() -> None:
+    """USDT payment gateway."""
+
+
+def _merchant(session, ref: str) -> Merchant:
+    merchant = session.scalar(
+        sa.select(Merchant).where(sa.or_(Merchant.id == ref, Merchant.name == ref))
+    )
+    if merchant is None:
+        raise click.ClickException(f"no merchant {ref!r}")
+    return merchant
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Create or migrate the tables."""
+    migrate.upgrade(current_app.config["GATEWAY"]["database"]["url"], revision)
+    click.echo("database is up to date")
+
+
+@main.group("merchant")
+def merchant_group() -> None:
+    """Merchants and their xpubs."""
+
+
+@merchant_group.command("create")
+@click.argument("name")
+def merchant_create(name: str) -> None:
+    """Create a merchant called NAME."""
+    with db.transaction() as session:
+        if session.scalar(sa.select(Merchant).where(Merchant.name == name)):
+            raise click.ClickException(f"a merchant called {name!r} exists")
+        merchant = Merchant(name=name)
+        session.add(merchant)
+    click.echo(merchant.id)
+
+
+@merchant_group.command("xpub")
+@click.argument("merchant")
+@click.argument("chain")
+@click.argument("xpub")
+def merchant_xpub(merchant: str, chain: str, xpub: str) -> None:
+    """Register MERCHANT's account-level XPUB for CHAIN's family (m/44'/coin'/0')."""
+    driver = drivers().get(chain)
+    if driver is None:
+        raise click.ClickException(f"no enabled chain {chain!r}")
+    with db.transaction() as session:
+        found = _merchant(session, merchant)
+        try:
+            addresses.register_xpub(session, found.id, driver, xpub)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        first = driver.derive_address(xpub.strip(), 0)
+    click.echo(f"{driver.family} xpub registered; first address {first}")
+
+
+@main.group("key")
+def key_group() -> None:
+    """API keys."""
+
+
+@key_group.command("create")
+@click.argument("merchant")
+@click.option("--scopes", required=True, help=f"Comma-separated: {','.join(auth.SCOPES)}")
+@click.option("--name", default="", help="A label to recognise the key by.")
+@click.option(
+    "--allow-ip",
+    "allow_ip",
+    multiple=True,
+    help="IP or CIDR allowed to use the key (repeatable; default: any).",
+)
+def key_create(merchant: str, scopes: str, name: str, allow_ip: tuple[str, ...]) -> None:
+    """Create an API key for MERCHANT; the key is printed once and never stored."""
+    with db.transaction() as session:
+        found = _merchant(session, merchant)
+        try:
+            _, plaintext = auth.create_api_key(session, found, scopes.split(","), name, allow_ip)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(plaintext)
+
+
+@key_group.command("revoke")
+@click.argument("prefix")
+def key_revoke(prefix: str) -> None:
+    """Revoke the key whose public prefix is PREFIX."""
+    with db.transaction() as session:
+        key = session.scalar(sa.select(ApiKey).where(ApiKey.prefix == prefix))
+        if key is None:
+            raise click.ClickException(f"no key {prefix!r}")
+        key.revoked_at = key.revoked_at or utcnow()
+    click.echo(f"revoked {prefix}")

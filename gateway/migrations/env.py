@@ -1,0 +1,29 @@
+"""Alembic environment: the URL comes from the gateway's own configuration."""
+
+from alembic import context
+
+from gateway import models  # noqa: F401  (registers the tables)
+from gateway.db import Base, make_engine
+
+config = context.config
+connection = config.attributes.get("connection")
+
+
+def run(conn) -> None:
+    context.configure(
+        connection=conn,
+        target_metadata=Base.metadata,
+        render_as_batch=conn.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if connection is not None:
+    run(connection)
+else:
+    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as conn:
+        run(conn)
+    engine.dispose()
