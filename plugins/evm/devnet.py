@@ -86,6 +86,8 @@ class Devnet:
         self.port = port
         self.rpc_url = f"http://127.0.0.1:{port}"
         self.accounts = dev_accounts()
+        #: The first token deployed with ``deploy_token`` (the one tests call USDT).
+        self.usdt: str | None = None
 
     @classmethod
     def start(cls, port: int | None = None, timeout: float = START_TIMEOUT) -> Devnet:
@@ -164,7 +166,10 @@ class Devnet:
         """Deploy a fresh TestTether owned by account ``sender_index``; its checksum address."""
         artifact = token_artifact()
         receipt = self._send(sender_index, None, artifact["bytecode"])
-        return Web3.to_checksum_address(receipt["contractAddress"])
+        address = Web3.to_checksum_address(receipt["contractAddress"])
+        if self.usdt is None:
+            self.usdt = address
+        return address
 
     def token(self, address: str) -> Any:
         """A web3 contract object for the TestTether at ``address`` (for reads)."""

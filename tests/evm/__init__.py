@@ -1,0 +1,1 @@
+"""Tests of the EVM chain driver against a real anvil node."""
