@@ -1,0 +1,204 @@
+"""The servlets: one function per path, from request parameters to (status, body bytes).
+
+Each follows the reference section named in its docstring; see wire.py for the tags.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import base58
+from tronpy.keys import keccak256
+
+from tests.tronnode import wire
+from tests.tronnode.chain import Chain
+from tests.tronnode.model import Tx
+
+Response = tuple[int, bytes]
+PARSE_ERROR = "class org.tron.core.services.http.JsonFormat$ParseException : "
+DECIMALS = "313ce567"
+BALANCE_OF = "70a08231"
+ZERO_OWNER = bytes.fromhex("41" + "00" * 20)
+
+
+class BadRequest(Exception):
+    """Input java-tron rejects with a 200 ``{"Error": ...}`` body."""
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request: method, body/query parameters and the solidity flag of its prefix."""
+
+    method: str
+    params: dict[str, Any]
+    query: dict[str, str]
+    solid: bool
+
+    @property
+    def visible(self) -> bool:
+        """POST reads ``visible`` from the body, GET from the query [SRC §0]."""
+        if self.method == "GET":
+            return self.query.get("visible", "").lower() == "true"
+        return self.params.get("visible") is True
+
+    def number(self, key: str) -> int:
+        """An int64 parameter; absent means 0 (proto default) [SRC §1]."""
+        raw = self.params.get(key, 0)
+        if self.method == "GET":
+            try:
+                return int(raw)
+            except ValueError:
+                raise BadRequest(
+                    f'class java.lang.NumberFormatException : For input string: "{raw}"'
+                ) from None
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise BadRequest(f"{PARSE_ERROR}Expected an integer for {key}")
+        return raw
+
+    def hex_value(self, key: str) -> str:
+        """A bytes parameter given in hex, like a blockID or a txID."""
+        raw = str(self.params.get(key, ""))
+        try:
+            return bytes.fromhex(raw).hex()
+        except ValueError:
+            raise BadRequest(f"{PARSE_ERROR}INVALID hex String") from None
+
+    def address(self, key: str) -> bytes:
+        """An address: base58check when visible, 41-hex otherwise [SRC §0]."""
+        raw = str(self.params.get(key, ""))
+        try:
+            return base58.b58decode_check(raw) if self.visible else bytes.fromhex(raw)
+        except ValueError:
+            raise BadRequest(f"{PARSE_ERROR}INVALID address {raw}") from None
+
+
+def now_block(chain: Chain, call: Call) -> Response:
+    """getnowblock: body ignored, ``visible`` only from the query [SRC GetNowBlockServlet §0/§1]."""
+    visible = call.query.get("visible", "").lower() == "true"
+    return 200, wire.fastjson(wire.block(chain.head(call.solid), visible))
+
+
+def block_by_num(chain: Chain, call: Call) -> Response:
+    """getblockbynum: the block or ``{}`` (also above the head) [SRC, DOC §1]."""
+    blk = chain.block(call.number("num"), call.solid)
+    return 200, wire.fastjson(wire.block(blk, call.visible) if blk else {})
+
+
+def block_by_id(chain: Chain, call: Call) -> Response:
+    """getblockbyid: the block or ``{}`` [SRC §1]."""
+    value = call.hex_value("value")
+    blk = chain.block_by_id(value, call.solid) if len(value) == 64 else None
+    return 200, wire.fastjson(wire.block(blk, call.visible) if blk else {})
+
+
+def info_by_block_num(chain: Chain, call: Call) -> Response:
+    """gettransactioninfobyblocknum: ``{}`` for num <= 0, else always an array [SRC §2]."""
+    num = call.number("num")
+    if num <= 0:
+        return 200, wire.fastjson({})
+    blk = chain.block(num, call.solid)
+    receipts = blk.receipts if blk else ()
+    return 200, wire.fastjson([wire.receipt(r, call.visible) for r in receipts])
+
+
+def info_by_id(chain: Chain, call: Call) -> Response:
+    """gettransactioninfobyid: JsonFormat bytes (``": "``), ``{}`` when unknown [SRC, REAL §2]."""
+    found = chain.find_tx(call.hex_value("value"), call.solid)
+    if not found:
+        return 200, wire.jsonformat({})
+    blk, index = found
+    return 200, wire.jsonformat(wire.receipt(blk.receipts[index], call.visible))
+
+
+def tx_by_id(chain: Chain, call: Call) -> Response:
+    """gettransactionbyid: the transaction object of §1 or ``{}`` [SRC §3]."""
+    found = chain.find_tx(call.hex_value("value"), call.solid)
+    if not found:
+        return 200, wire.fastjson({})
+    blk, index = found
+    return 200, wire.fastjson(wire.transaction(blk.transactions[index], call.visible))
+
+
+def node_info(chain: Chain, call: Call) -> Response:
+    """getnodeinfo: no parameters, body ignored [SRC NodeInfoService §4]."""
+    return 200, wire.fastjson(wire.node_info(chain.head(), chain.head(solid=True)))
+
+
+def trigger_constant(chain: Chain, call: Call) -> Response:
+    """triggerconstantcontract: decimals() and balanceOf(address) of the token contracts [§5]."""
+    if call.method == "GET":
+        return 200, b""  # the servlet implements POST only; Jetty's default GET writes nothing
+    if not call.params.get("owner_address"):
+        message = "owner_address isn't set."
+        result = {
+            "code": "OTHER_ERROR",
+            "message": message if call.visible else message.encode().hex(),
+        }
+        return 200, wire.fastjson({"result": result})
+    owner, contract = call.address("owner_address"), call.address("contract_address")
+    data = _call_data(call)
+    decimals = chain.decimals_of(contract)
+    if decimals is None:
+        return 200, wire.fastjson(wire.contract_missing(call.visible))
+    if data[:4].hex() == DECIMALS:
+        word, energy = decimals.to_bytes(32, "big"), 222
+    elif data[:4].hex() == BALANCE_OF and len(data) == 36:
+        word, energy = chain.balance_of(contract, b"\x41" + data[16:36]).to_bytes(32, "big"), 935
+    else:
+        raise BadRequest(
+            "class java.lang.IllegalArgumentException : this stub knows only decimals/balanceOf"
+        )
+    head = chain.head().block_id
+    tx = Tx(
+        owner=owner or ZERO_OWNER,
+        contract=contract,
+        data=data,
+        ref_block_bytes=bytes.fromhex(head[12:16]),
+        ref_block_hash=bytes.fromhex(head[16:32]),
+        expiration=chain.head().timestamp + 60_000,
+        timestamp=chain.head().timestamp,
+        fee_limit=0,
+        signature=b"",
+        contract_ret="DEFAULT",
+    )
+    return 200, wire.fastjson(wire.constant_result(word, tx, energy, call.visible))
+
+
+def _call_data(call: Call) -> bytes:
+    """``data``, or the selector's keccak prefix followed by ``parameter`` [SRC §5]."""
+    if call.params.get("data"):
+        return bytes.fromhex(call.hex_value("data"))
+    selector = keccak256(str(call.params.get("function_selector", "")).encode())[:4]
+    return selector + bytes.fromhex(call.hex_value("parameter"))
+
+
+ROUTES: dict[str, Callable[[Chain, Call], Response]] = {
+    "getnowblock": now_block,
+    "getblockbynum": block_by_num,
+    "getblockbyid": block_by_id,
+    "gettransactioninfobyblocknum": info_by_block_num,
+    "gettransactioninfobyid": info_by_id,
+    "gettransactionbyid": tx_by_id,
+    "getnodeinfo": node_info,
+    "triggerconstantcontract": trigger_constant,
+}
+
+
+def dispatch(chain: Chain, method: str, path: str, query: dict[str, str], body: bytes) -> Response:
+    """Route ``/wallet/<name>`` and ``/walletsolidity/<name>`` to a servlet."""
+    prefix, _, name = path.strip("/").partition("/")
+    servlet = ROUTES.get(name) if prefix in ("wallet", "walletsolidity") else None
+    if servlet is None:
+        return 404, b"Not Found\n"
+    try:
+        params = dict(query) if method == "GET" else (json.loads(body) if body.strip() else {})
+        if not isinstance(params, dict):
+            raise BadRequest("class com.alibaba.fastjson.JSONException : not a JSON object")
+        return servlet(chain, Call(method, params, query, prefix == "walletsolidity"))
+    except json.JSONDecodeError as exc:
+        return 200, wire.fastjson(wire.error(f"class com.alibaba.fastjson.JSONException : {exc}"))
+    except BadRequest as exc:
+        return 200, wire.fastjson(wire.error(str(exc)))
