@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 ENTRY_POINT_GROUP = "gateway.chains"
@@ -95,10 +95,10 @@ class ChainDriver(Protocol):
 
 
 class Registry:
-    """Driver classes by kind, loaded from entry points or registered by hand."""
+    """Driver classes by kind: entry points (loaded on first use) or registered by hand."""
 
     def __init__(self) -> None:
-        self._classes: dict[str, type] = {}
+        self._classes: dict[str, type | EntryPoint] = {}
 
     def register(self, kind: str, cls: type) -> None:
         """Make ``cls`` available as driver kind ``kind``."""
@@ -108,19 +108,27 @@ class Registry:
         """Register every driver installed under the ``gateway.chains`` group."""
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             if only is None or ep.name in only:
-                self.register(ep.name, ep.load())
+                # imported when first used, so one broken plugin cannot stop the others
+                self._classes[ep.name] = ep
 
     def kinds(self) -> list[str]:
         """Names of the registered driver kinds."""
         return sorted(self._classes)
 
+    def driver_class(self, kind: str) -> type:
+        """The class registered as ``kind``; DriverConfigError when there is none."""
+        try:
+            found = self._classes[kind]
+        except KeyError:
+            known = ", ".join(self.kinds()) or "none"
+            raise DriverConfigError("driver", f"unknown driver {kind!r} (known: {known})") from None
+        if isinstance(found, EntryPoint):
+            found = self._classes[kind] = found.load()
+        return found
+
     def create(self, kind: str, name: str, settings: dict[str, Any]) -> ChainDriver:
         """Build a driver of ``kind`` for network ``name``."""
-        try:
-            cls = self._classes[kind]
-        except KeyError:
-            raise DriverConfigError("driver", f"unknown driver {kind!r}") from None
-        return cls(name, settings)
+        return self.driver_class(kind)(name, settings)
 
 
 def default_registry() -> Registry:
