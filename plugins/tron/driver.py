@@ -1,0 +1,405 @@
+"""TRC-20 USDT on TRON, read through a full node's HTTP API with tronpy.
+
+One ``gettransactioninfobyblocknum`` per block yields every receipt of that block; the token's
+Transfer logs are picked out locally, so a scan costs the same for one open order or ten
+thousand. TRON finality follows solidification (2/3 of the witnesses have built on a block),
+so ``confirmed_head`` is the solidified head, with ``confirmations`` only as a floor.
+Payouts (signing and sending) are not implemented by this driver.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import quote, urlsplit
+
+import base58
+import requests
+from bip_utils import Bip44Coins
+from tronpy import Tron
+from tronpy.exceptions import (
+    ApiError,
+    BugInJavaTron,
+    TvmError,
+    UnknownError,
+    ValidationError,
+)
+from tronpy.providers import HTTPProvider
+
+from plugins.base import DriverConfigError, DriverError, RateLimited, Transfer
+from plugins.hd import child_address
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# What tronpy raises for a node's answer it dislikes, plus the lookups of a malformed reply.
+NODE_ANSWER_ERRORS = (
+    ValidationError,
+    TvmError,
+    UnknownError,
+    BugInJavaTron,
+    KeyError,
+    IndexError,
+    ValueError,
+)
+
+TRANSFER_TOPIC = "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+ZERO_OWNER = "T9yD14Nj9j7xAB4dbGeiX9h8unkKHxuWwb"  # 41 + 20 zero bytes: a read-only caller
+RETRIES = 3  # quick retries inside one call; after that the watcher owns the long wait
+BACKOFF_BASE = 0.2
+MAX_WAIT = 2.0  # a longer Retry-After is handed to the watcher through RateLimited
+BLOCK_RETRIES = 3  # re-reads of a block whose receipts and header disagree (a fork mid-read)
+
+# Bodies that mean "slow down" rather than "broken" [reference §9].
+RATE_LIMIT_TEXTS = (
+    "lack of computing resources",
+    "exceed the user daily usage",
+    "frequency limit",
+    "rate exceeded",
+    "rate limit",
+    "too many requests",
+)
+RETRY_STATUSES = {429, 503}
+TRANSIENT_STATUSES = {500, 502, 504}
+
+KNOWN_KEYS = {
+    "full_node",
+    "api_key",
+    "token",
+    "confirmations",
+    "max_block_range",
+    "decimals",
+    "timeout",
+}
+CORE_KEYS = {"driver", "enabled"}  # passed by the core, not ours to judge
+
+
+class _Transient(DriverError):
+    """A failure worth an immediate retry: a timeout, a dropped connection, a 5xx."""
+
+
+def normalize_address(address: str) -> str:
+    """Base58check ``T…`` form of a base58 or 41-hex TRON address; ValueError otherwise."""
+    if not isinstance(address, str):
+        raise ValueError("a TRON address must be a string")
+    text = address.strip()
+    if len(text) == 42 and text[:2] == "41":
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError:
+            raise ValueError(f"not a TRON address: {address!r}") from None
+        return base58.b58encode_check(raw).decode()
+    if len(text) == 34 and text[0] == "T":
+        try:
+            raw = base58.b58decode_check(text)
+        except ValueError:
+            raise ValueError(f"bad checksum in TRON address: {address!r}") from None
+        if len(raw) == 21 and raw[0] == 0x41:
+            return text
+    raise ValueError(f"not a TRON address: {address!r}")
+
+
+def is_trongrid(url: str) -> bool:
+    """Whether ``url`` points at TronGrid, the only host that may see the API key."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host == "trongrid.io" or host.endswith(".trongrid.io")
+
+
+@dataclass(frozen=True, slots=True)
+class TronSettings:
+    """Validated settings of one TRON network."""
+
+    full_node: str
+    token: str
+    api_key: str | None = None
+    confirmations: int = 19
+    max_block_range: int = 20
+    decimals: int | None = None
+    timeout: float = 10.0
+
+    @classmethod
+    def parse(cls, settings: Mapping[str, Any]) -> TronSettings:
+        """Check every key; DriverConfigError names the first bad one."""
+        for key in settings:
+            if key not in KNOWN_KEYS | CORE_KEYS:
+                raise DriverConfigError(key, "unknown setting for the tron driver")
+        url = settings.get("full_node")
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise DriverConfigError("full_node", "an http(s) URL of a TRON full node is required")
+        api_key = settings.get("api_key")
+        if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
+            raise DriverConfigError("api_key", "must be a non-empty string")  # never echo it
+        try:
+            token = normalize_address(settings.get("token", ""))
+        except ValueError:
+            raise DriverConfigError("token", "a TRC-20 contract address (T…) is required") from None
+        decimals = settings.get("decimals")
+        if decimals is not None:
+            decimals = _int(settings, "decimals", 0, 0, 77)
+        timeout = settings.get("timeout", 10.0)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise DriverConfigError("timeout", "must be a positive number of seconds")
+        return cls(
+            full_node=url if url.endswith("/") else url + "/",  # urljoin keeps a base path
+            token=token,
+            api_key=api_key.strip() if api_key else None,
+            confirmations=_int(settings, "confirmations", 19, 1, 10_000),
+            max_block_range=_int(settings, "max_block_range", 20, 1, 10_000),
+            decimals=decimals,
+            timeout=float(timeout),
+        )
+
+
+def _int(settings: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = settings.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise DriverConfigError(key, f"must be an integer from {low} to {high}")
+    return value
+
+
+class TronDriver:
+    """The ChainDriver for a TRC-20 token on TRON (mainnet USDT by default in the config)."""
+
+    family: ClassVar[str] = "tron"
+
+    def __init__(self, name: str, settings: dict[str, Any]) -> None:
+        self.name = name
+        self._settings = TronSettings.parse(settings)
+        self.confirmations = self._settings.confirmations
+        self.max_block_range = self._settings.max_block_range
+        self._decimals = self._settings.decimals
+        # logs name the contract by its 20 bytes in hex, without the 41 prefix [reference §2]
+        self._token_hex = base58.b58decode_check(self._settings.token)[1:].hex()
+        self.client = Tron(self._provider())
+        self.backoff_base = BACKOFF_BASE  # tests shorten the waits
+
+    def __repr__(self) -> str:
+        # deliberately without the settings: the API key must not reach a log line
+        return f"TronDriver(name={self.name!r}, full_node={self._settings.full_node!r})"
+
+    def _provider(self) -> HTTPProvider:
+        """An HTTPProvider that sends the API key to TronGrid and to nobody else."""
+        s = self._settings
+        on_trongrid = is_trongrid(s.full_node)
+        provider = HTTPProvider(
+            s.full_node, timeout=s.timeout, api_key=s.api_key if on_trongrid else None
+        )
+        # tronpy decides by the substring "trongrid" anywhere in the URL and, without a key,
+        # falls back to its built-in shared keys; we send only the operator's own key.
+        provider.use_api_key = on_trongrid and s.api_key is not None
+        return provider
+
+    def token_address(self) -> str:
+        """The configured token contract, base58."""
+        return self._settings.token
+
+    def derive_address(self, xpub: str, index: int) -> str:
+        """Base58 address at m/44'/195'/account'/0/index below the account xpub."""
+        return child_address(xpub, index, Bip44Coins.TRON)
+
+    def normalize_address(self, address: str) -> str:
+        """Base58 form of a base58 or 41-hex address; ValueError when it is not one."""
+        return normalize_address(address)
+
+    def payment_uri(self, address: str, amount: int) -> str:
+        """``tron:<address>?token=<contract>&amount=<decimal>`` (amount in token units)."""
+        to = normalize_address(address)
+        value = _decimal_string(amount, self.decimals())
+        return f"tron:{to}?token={self._settings.token}&amount={quote(value)}"
+
+    def decimals(self) -> int:
+        """Token decimals from the settings, else ``decimals()`` read once from the chain."""
+        if self._decimals is None:
+            word = self._request(
+                "decimals",
+                lambda: self.client.trigger_const_smart_contract_function(
+                    ZERO_OWNER, self._settings.token, "decimals()", ""
+                ),
+            )
+            try:
+                self._decimals = int(word, 16)
+            except (TypeError, ValueError):
+                raise DriverError(f"decimals() of {self._settings.token} gave {word!r}") from None
+        return self._decimals
+
+    def head(self) -> int:
+        """Number of the newest block (getnodeinfo's ``block``)."""
+        return self._request("head", self.client.get_latest_block_number)
+
+    def confirmed_head(self, head: int) -> int:
+        """Newest solidified block, never less than ``confirmations`` deep below ``head``."""
+        solid = self._request("solid head", self.client.get_latest_solid_block_number)
+        return max(0, min(solid, head - self.confirmations + 1))
+
+    def block_hash(self, number: int) -> str | None:
+        """blockID of block ``number``; None when the node has no such block (``{}``)."""
+        block = self._call("wallet/getblockbynum", {"num": number})
+        return block.get("blockID") or None
+
+    def transfers(self, start: int, end: int) -> list[Transfer]:
+        """Successful token transfers in blocks ``start..end``; all or an exception, never part."""
+        if start < 0 or end < start:
+            raise ValueError(f"bad block range {start}..{end}")
+        found: list[Transfer] = []
+        for number in range(start, end + 1):
+            found.extend(self._block_transfers(number))
+        return found
+
+    # ---- internals ----
+
+    def _block_transfers(self, number: int) -> list[Transfer]:
+        """One block's transfers, tied to the blockID the receipts really belong to."""
+        for _ in range(BLOCK_RETRIES):
+            receipts = self._call("wallet/gettransactioninfobyblocknum", {"num": number})
+            if not isinstance(receipts, list):  # {} answers num <= 0 (genesis has no receipts)
+                return []
+            transfers = [t for r in receipts for t in self._decode(r, number)]
+            if not transfers:
+                return []  # nothing to report: no need for the block header
+            block = self._call("wallet/getblockbynum", {"num": number})
+            # Receipts carry no blockID. If the block was replaced between the two reads,
+            # its transactions differ from the receipts' and we read both again.
+            tx_ids = {tx.get("txID") for tx in block.get("transactions", ())}
+            if block.get("blockID") and all(t.tx_hash in tx_ids for t in transfers):
+                return [replace(t, block_hash=block["blockID"]) for t in transfers]
+            log.info("tron %s: block %d changed while being read, reading again", self.name, number)
+        raise DriverError(f"block {number} kept changing while being read")
+
+    def _decode(self, receipt: Mapping[str, Any], number: int) -> list[Transfer]:
+        """The token's Transfer logs of one successful receipt (failed ones carry none)."""
+        if (
+            receipt.get("result") == "FAILED"
+            or receipt.get("receipt", {}).get("result") != "SUCCESS"
+        ):
+            return []
+        out = []
+        # log_index is the log's position in this receipt: the VM emits logs in execution
+        # order and the receipt stores them so, and (tx_hash, position) names the same event
+        # on every read. A block-wide counter would shift if a fork re-packed the block.
+        for index, entry in enumerate(receipt.get("log", ())):
+            topics = entry.get("topics", ())
+            if entry.get("address", "").lower() != self._token_hex or len(topics) != 3:
+                continue
+            if topics[0].lower() != TRANSFER_TOPIC:
+                continue
+            try:
+                out.append(
+                    Transfer(
+                        tx_hash=receipt["id"],
+                        log_index=index,
+                        block_number=number,
+                        block_hash="",
+                        from_address=_topic_address(topics[1]),
+                        to_address=_topic_address(topics[2]),
+                        amount=int(entry.get("data") or "0", 16),
+                    )
+                )
+            except (KeyError, ValueError):
+                log.warning("tron %s: undecodable Transfer log in %s", self.name, receipt.get("id"))
+        return out
+
+    def _call(self, path: str, body: dict[str, Any]) -> Any:
+        """``make_request`` with retries; an ``Error`` body becomes a DriverError."""
+        reply = self._request(path, lambda: self.client.provider.make_request(path, body))
+        if isinstance(reply, dict) and "Error" in reply:
+            raise DriverError(f"{path}: {reply['Error']}")
+        return reply
+
+    def _request(self, what: str, call: Callable[[], T]) -> T:
+        """Run ``call``, retrying rate limits and transient failures with jittered backoff."""
+        for attempt in range(RETRIES + 1):
+            try:
+                reply = call()
+            except requests.HTTPError as exc:
+                failure = _classify_http(what, exc)
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                failure = _Transient(f"{what}: node unreachable ({type(exc).__name__})")
+            except requests.exceptions.JSONDecodeError:
+                raise DriverError(f"{what}: node answered something that is not JSON") from None
+            except ApiError as exc:
+                failure = _classify_text(what, str(exc))
+            except NODE_ANSWER_ERRORS as exc:
+                raise DriverError(f"{what}: {type(exc).__name__}: {exc}") from None
+            else:
+                error = reply.get("Error") if isinstance(reply, dict) else None
+                if not (isinstance(error, str) and _is_rate_limit(error)):
+                    return reply
+                failure = RateLimited(f"{what}: {error}")  # java-tron's own limiter, status 200
+            if not isinstance(failure, RateLimited | _Transient) or attempt == RETRIES:
+                raise failure
+            wait = _backoff(self.backoff_base, attempt, getattr(failure, "retry_after", None))
+            if wait is None:  # the provider asked for longer than we wait in-line
+                raise failure
+            log.info("tron %s: %s, retrying in %.2fs", self.name, failure, wait)
+            time.sleep(wait)
+        raise AssertionError("unreachable")
+
+
+def _classify_http(what: str, exc: requests.HTTPError) -> DriverError:
+    """RateLimited for 429/503/quota answers, a retryable DriverError for 5xx, else final."""
+    response = exc.response
+    status = response.status_code if response is not None else 0
+    text = response.text[:300] if response is not None else ""
+    if status in RETRY_STATUSES or (status == 403 and _is_rate_limit(text)):
+        return RateLimited(f"{what}: HTTP {status}", retry_after=_retry_after(response))
+    if status in TRANSIENT_STATUSES:
+        return _Transient(f"{what}: HTTP {status}")
+    return DriverError(f"{what}: HTTP {status}")
+
+
+def _classify_text(what: str, message: str) -> DriverError:
+    """tronpy's ApiError: its 'rate limit!' means TronGrid refused the (last) key."""
+    if _is_rate_limit(message):
+        return RateLimited(f"{what}: {message}")
+    return DriverError(f"{what}: {message}")
+
+
+def _is_rate_limit(text: str) -> bool:
+    lowered = text.lower()
+    return any(fragment in lowered for fragment in RATE_LIMIT_TEXTS)
+
+
+def _retry_after(response: requests.Response | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date), if any."""
+    value = response.headers.get("Retry-After", "").strip() if response is not None else ""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _backoff(base: float, attempt: int, retry_after: float | None) -> float | None:
+    """Jittered exponential wait; None when the provider asked for more than MAX_WAIT."""
+    if retry_after is not None and retry_after > MAX_WAIT:
+        return None
+    delay = base * 2**attempt * random.uniform(0.5, 1.5)
+    return min(MAX_WAIT, max(delay, retry_after or 0.0))
+
+
+def _topic_address(topic: str) -> str:
+    """An indexed address topic (12 zero bytes + 20 bytes) as base58."""
+    if len(topic) != 64:
+        raise ValueError("address topic must be 32 bytes")
+    return base58.b58encode_check(bytes.fromhex("41" + topic[-40:])).decode()
+
+
+def _decimal_string(amount: int, decimals: int) -> str:
+    """``amount`` base units as an exact decimal string, e.g. 1500000, 6 → "1.5"."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+        raise ValueError("amount must be a non-negative integer of base units")
+    whole, frac = divmod(amount, 10**decimals)
+    if not frac:
+        return str(whole)
+    return f"{whole}.{str(frac).rjust(decimals, '0').rstrip('0')}"
