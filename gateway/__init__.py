@@ -30,6 +30,6 @@ def create_app(config: Mapping[str, Any] | None = None, registry: Registry | Non
     logs.init_app(app)
     db.init_app(app)
     chains.init_app(app, registry)
-    errors.init_app(app)
     api.init_app(app)
+    errors.init_app(app)  # after the Api, whose own error handler it replaces
     return app

@@ -76,8 +76,12 @@ def create_api_key(
 
 def find_key(session: Session, presented: str) -> ApiKey | None:
     """The live key matching ``presented``, compared in constant time."""
-    prefix, _, secret = presented.rpartition("_")
-    if not prefix.startswith(KEY_PREFIX) or not secret:
+    if not presented.startswith(KEY_PREFIX):
+        return None
+    # the secret is urlsafe base64, which may itself contain "_": split after the prefix
+    public, _, secret = presented[len(KEY_PREFIX) :].partition("_")
+    prefix = KEY_PREFIX + public
+    if not public or not secret:
         return None
     key = session.scalar(sa.select(ApiKey).where(ApiKey.prefix == prefix))
     if key is None or key.revoked_at is not None:

@@ -14,7 +14,7 @@ from gateway.errors import fail
 MAX_LIMIT = 100
 
 
-class ErrorSchema(ma.Schema):
+class ApiErrorSchema(ma.Schema):
     """Every error the API returns."""
 
     code = ma.fields.String(metadata={"description": "Stable machine-readable error code."})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
 import sqlalchemy as sa
 from flask import current_app, g
 from flask.views import MethodView
@@ -11,7 +12,7 @@ from flask_smorest import Blueprint
 
 from gateway import db, orders
 from gateway.addresses import NoXpub
-from gateway.api.common import ErrorSchema, page
+from gateway.api.common import ApiErrorSchema, page
 from gateway.api.orders.schemas import (
     OrderCreateSchema,
     OrderListArgs,
@@ -39,9 +40,9 @@ def _load(order_id: str, for_update: bool = False) -> Order:
 @blp.route("")
 class Orders(MethodView):
     @require("orders:read")
-    @blp.arguments(OrderListArgs, location="query")
+    @blp.arguments(OrderListArgs, location="query", unknown=ma.RAISE)
     @blp.response(200, OrderListSchema)
-    @blp.alt_response(401, schema=ErrorSchema, description="Missing or invalid API key")
+    @blp.alt_response(401, schema=ApiErrorSchema, description="Missing or invalid API key")
     def get(self, args: dict[str, Any]):
         """List orders, newest first
 
@@ -61,8 +62,8 @@ class Orders(MethodView):
     @require("orders:write")
     @blp.arguments(OrderCreateSchema)
     @blp.response(201, OrderSchema)
-    @blp.alt_response(422, schema=ErrorSchema, description="Invalid input")
-    @blp.alt_response(409, schema=ErrorSchema, description="No xpub registered for the chain")
+    @blp.alt_response(422, schema=ApiErrorSchema, description="Invalid input")
+    @blp.alt_response(409, schema=ApiErrorSchema, description="No xpub registered for the chain")
     def post(self, body: dict[str, Any]):
         """Create an order
 
@@ -91,7 +92,7 @@ class Orders(MethodView):
 class OrderById(MethodView):
     @require("orders:read")
     @blp.response(200, OrderSchema)
-    @blp.alt_response(404, schema=ErrorSchema, description="No such order")
+    @blp.alt_response(404, schema=ApiErrorSchema, description="No such order")
     def get(self, order_id: str):
         """Get an order"""
         return orders.serialize(_load(order_id))
@@ -101,7 +102,9 @@ class OrderById(MethodView):
 class OrderCancel(MethodView):
     @require("orders:write")
     @blp.response(200, OrderSchema)
-    @blp.alt_response(409, schema=ErrorSchema, description="The order can no longer be cancelled")
+    @blp.alt_response(
+        409, schema=ApiErrorSchema, description="The order can no longer be cancelled"
+    )
     def post(self, order_id: str):
         """Cancel an order that has received nothing yet"""
         session = db.session()

@@ -30,7 +30,8 @@ class OrderCreateSchema(ma.Schema):
         metadata={"description": "Free-form data returned as given."},
     )
     expires_in = ma.fields.Integer(
-        validate=ma.validate.Range(60, strict=False),
+        strict=True,
+        validate=ma.validate.Range(min=60),
         metadata={"description": "Seconds until the order expires (default from config)."},
     )
 
