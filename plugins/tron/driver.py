@@ -278,6 +278,8 @@ class TronDriver:
             or receipt.get("receipt", {}).get("result") != "SUCCESS"
         ):
             return []
+        millis = receipt.get("blockTimeStamp")
+        stamp = millis // 1000 if isinstance(millis, int) else None
         out = []
         # log_index is the log's position in this receipt: the VM emits logs in execution
         # order and the receipt stores them so, and (tx_hash, position) names the same event
@@ -298,6 +300,7 @@ class TronDriver:
                         from_address=_topic_address(topics[1]),
                         to_address=_topic_address(topics[2]),
                         amount=int(entry.get("data") or "0", 16),
+                        timestamp=stamp,
                     )
                 )
             except (KeyError, ValueError):

@@ -188,8 +188,11 @@ ROUTES: dict[str, Callable[[Chain, Call], Response]] = {
 
 
 def dispatch(chain: Chain, method: str, path: str, query: dict[str, str], body: bytes) -> Response:
-    """Route ``/wallet/<name>`` and ``/walletsolidity/<name>`` to a servlet."""
-    prefix, _, name = path.strip("/").partition("/")
+    """Route ``[/<base>]/wallet/<name>`` and ``.../walletsolidity/<name>`` to a servlet.
+
+    A base path is allowed as behind a reverse proxy, so drivers with one can be tested too.
+    """
+    prefix, _, name = "/".join(path.strip("/").split("/")[-2:]).partition("/")
     servlet = ROUTES.get(name) if prefix in ("wallet", "walletsolidity") else None
     if servlet is None:
         return 404, b"Not Found\n"
