@@ -14,6 +14,7 @@ from typing import Any
 import base58
 
 from tests.tronnode.model import Block, Receipt, Tx
+from tests.tronnode.proto import TRIGGER_TYPE_URL
 
 
 def fastjson(obj: Any) -> bytes:
@@ -100,9 +101,6 @@ def transaction(tx: Tx, visible: bool) -> dict[str, Any]:
         "raw_data": raw_data,
         "raw_data_hex": tx.raw_bytes.hex(),
     }
-
-
-TRIGGER_TYPE_URL = "type.googleapis.com/protocol.TriggerSmartContract"
 
 
 def receipt(rcpt: Receipt, visible: bool) -> dict[str, Any]:
