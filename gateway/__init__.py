@@ -13,7 +13,7 @@ from plugins.base import Registry
 
 def create_app(config: Mapping[str, Any] | None = None, registry: Registry | None = None) -> Flask:
     """Build the app. ``config`` overrides file and environment settings (tests use it)."""
-    from gateway import api, chains, db, errors, logs
+    from gateway import api, chains, cli, db, errors, logs
     from gateway import config as settings
 
     app = Flask(__name__, instance_relative_config=True)
@@ -32,4 +32,5 @@ def create_app(config: Mapping[str, Any] | None = None, registry: Registry | Non
     chains.init_app(app, registry)
     api.init_app(app)
     errors.init_app(app)  # after the Api, whose own error handler it replaces
+    cli.init_app(app)
     return app

@@ -17,6 +17,13 @@ def register_xpub(session: Session, merchant_id: str, driver: ChainDriver, xpub:
     """Store the merchant's account-level xpub for the driver's family after a test derivation."""
     xpub = xpub.strip()
     driver.derive_address(xpub, 0)  # raises ValueError for anything but a valid account xpub
+    owner = session.scalar(
+        sa.select(HdAccount.merchant_id).where(
+            HdAccount.family == driver.family, HdAccount.xpub == xpub
+        )
+    )
+    if owner is not None and owner != merchant_id:
+        raise ValueError("this xpub is registered to another merchant")
     account = session.scalar(
         sa.select(HdAccount).where(
             HdAccount.merchant_id == merchant_id, HdAccount.family == driver.family

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 import sqlalchemy as sa
-from flask import current_app
-from flask.cli import FlaskGroup
+from flask import Flask, current_app
+from flask.cli import AppGroup, FlaskGroup
 
 from gateway import addresses, auth, db, migrate
 from gateway.chains import drivers
@@ -14,13 +14,23 @@ from gateway.models import ApiKey, Merchant, utcnow
 
 def _create_app():
     from gateway import create_app
+    from gateway.config import ConfigError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
 def main() -> None:
     """USDT payment gateway."""
+
+
+def init_app(app: Flask) -> None:
+    """Add the gateway's commands to ``flask``/``gateway`` for this app."""
+    for command in (db_group, merchant_group, key_group):
+        app.cli.add_command(command)
 
 
 def _merchant(session, ref: str) -> Merchant:
@@ -32,7 +42,7 @@ def _merchant(session, ref: str) -> Merchant:
     return merchant
 
 
-@main.group("db")
+@click.group("db", cls=AppGroup)
 def db_group() -> None:
     """Database schema."""
 
@@ -45,7 +55,7 @@ def db_upgrade(revision: str) -> None:
     click.echo("database is up to date")
 
 
-@main.group("merchant")
+@click.group("merchant", cls=AppGroup)
 def merchant_group() -> None:
     """Merchants and their xpubs."""
 
@@ -81,7 +91,7 @@ def merchant_xpub(merchant: str, chain: str, xpub: str) -> None:
     click.echo(f"{driver.family} xpub registered; first address {first}")
 
 
-@main.group("key")
+@click.group("key", cls=AppGroup)
 def key_group() -> None:
     """API keys."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -47,6 +48,8 @@ def _positive_float(value: Any) -> float:
 
 
 def _string(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # an environment override of a numeric string
     if not isinstance(value, str):
         raise ValueError("expected a string")
     return value
@@ -112,6 +115,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "allow_private_targets": (_boolean, False),
         "queue": (_string, "webhooks"),
         "rotation_overlap_hours": (_non_negative_int, 24),
+        "retry_schedule": (_string, "5s 5m 30m 2h 5h 10h 14h 20h 24h"),
+        "dispatch_interval": (_positive_float, 1.0),
     },
 }
 
@@ -198,8 +203,19 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
         node = tree
         for part in path[:-1]:
             node = node.setdefault(part, {})
-        node[path[-1]] = value
+        node[path[-1]] = _env_value(value)
     return tree
+
+
+def _env_value(text: str) -> Any:
+    """Read an environment value as TOML would: whole numbers and booleans, else a string."""
+    if re.fullmatch(r"-?[0-9]+", text):
+        return int(text)
+    if re.fullmatch(r"-?[0-9]+\.[0-9]+", text):
+        return float(text)
+    if text in ("true", "false"):
+        return text == "true"
+    return text
 
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:

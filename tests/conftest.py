@@ -5,12 +5,14 @@ The chain fixtures live in tests/fixtures/ and load as plugins.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from bip_utils import Bip44Coins
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -23,7 +25,7 @@ from tests.support.databases import (
     sqlite_copy,
     sqlite_template,
 )
-from tests.support.keys import MERCHANT_EVM_XPUB, OTHER_EVM_XPUB
+from tests.support.keys import account_xpub
 
 pytest_plugins = ["tests.fixtures.devnet", "tests.fixtures.tron"]
 
@@ -122,13 +124,18 @@ class TestMerchant:
 def make_merchant(app: Flask) -> Callable[..., TestMerchant]:
     """Create merchants: ``make_merchant(name, scopes=..., xpubs={"devnet": xpub})``."""
 
+    made = itertools.count(1)
+
     def make(
         name: str = "shop",
         scopes: str = ALL_SCOPES,
         xpubs: dict[str, str] | None = None,
         allowed_ips: tuple[str, ...] = (),
     ) -> TestMerchant:
-        xpubs = {"devnet": MERCHANT_EVM_XPUB} if xpubs is None else xpubs
+        # each merchant gets its own account xpub: one xpub cannot serve two merchants
+        number = next(made)
+        if xpubs is None:
+            xpubs = {"devnet": account_xpub(Bip44Coins.ETHEREUM, account=number)}
         with app.app_context(), db.transaction() as session:
             merchant = Merchant(name=name)
             session.add(merchant)
@@ -145,11 +152,11 @@ def make_merchant(app: Flask) -> Callable[..., TestMerchant]:
 
 @pytest.fixture
 def merchant(make_merchant) -> TestMerchant:
-    """A merchant with every scope and the test EVM xpub."""
+    """A merchant with every scope and the EVM xpub MERCHANT_EVM_XPUB (account 1)."""
     return make_merchant("shop")
 
 
 @pytest.fixture
 def other_merchant(make_merchant) -> TestMerchant:
     """A second merchant, to prove isolation."""
-    return make_merchant("other", xpubs={"devnet": OTHER_EVM_XPUB})
+    return make_merchant("other")

@@ -1,0 +1,96 @@
+"""``gateway worker``: an RQ worker for webhook deliveries plus the outbox dispatcher.
+
+One process does everything a deployment needs for webhooks: a thread turns new
+events into deliveries and re-enqueues due ones (the database is the schedule), and
+the main thread runs RQ jobs. Start as many as the load needs, on any machines.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import click
+import redis
+from rq import SimpleWorker, Worker
+
+from gateway import config as gateway_config
+from gateway import logs
+from webhooks import outbox, runtime
+
+log = logging.getLogger(__name__)
+
+
+def dispatch_once() -> int:
+    """One outbox pass in this process (for tests and scripts): deliveries created."""
+    return outbox.run_once(runtime.current())
+
+
+def _dispatcher(rt: runtime.Runtime, stop: threading.Event) -> None:
+    interval = rt.settings["dispatch_interval"]
+    while not stop.is_set():
+        try:
+            created = outbox.run_once(rt)
+        except Exception:
+            # a database hiccup must not end the loop; the next pass retries
+            log.exception("webhook dispatch pass failed")
+            created = 0
+        if created < outbox.BATCH:
+            stop.wait(interval)
+
+
+def _make_worker(worker_class: type[Worker], rt: runtime.Runtime, queues: list[str]) -> Worker:
+    connection = runtime.redis_client(rt.redis_url, blocking=True)
+    worker = worker_class(queues, connection=connection)
+    # come back quickly after a Redis outage instead of backing off for a minute
+    worker.max_connection_wait_time = 2.0
+    return worker
+
+
+def _serve(worker_class: type[Worker], rt: runtime.Runtime, queues: list[str]) -> None:
+    while True:
+        worker = _make_worker(worker_class, rt, queues)
+        try:
+            worker.work(with_scheduler=True, logging_level="WARNING")
+        except redis.ConnectionError as exc:
+            log.warning("redis unavailable, the worker retries: %s", exc)
+        if getattr(worker, "_stop_requested", False):
+            return
+        # the RQ loop gives up when Redis goes away mid-job; the outbox keeps the work safe
+        time.sleep(1.0)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--queue", "queues", multiple=True, help="Queue to serve (repeatable).")
+@click.option(
+    "--fork/--no-fork",
+    default=False,
+    show_default=True,
+    help="Run each job in a forked work horse (isolation) or in this process (speed).",
+)
+def worker(burst: bool, queues: tuple[str, ...], fork: bool) -> None:
+    """Deliver webhooks: dispatch the outbox and run the delivery jobs."""
+    config = gateway_config.load()
+    logs.configure(config["server"]["log_format"])
+    rt = runtime.configure(config)
+    names = list(queues) or [rt.settings["queue"]]
+    worker_class = Worker if fork else SimpleWorker
+    if burst:
+        while True:
+            created = dispatch_once()
+            worked = _make_worker(worker_class, rt, names).work(burst=True, logging_level="WARNING")
+            if not worked and not created:
+                return
+    stop = threading.Event()
+    thread = threading.Thread(target=_dispatcher, args=(rt, stop), name="dispatcher", daemon=True)
+    thread.start()
+    try:
+        _serve(worker_class, rt, names)
+    finally:
+        stop.set()
+
+
+if __name__ == "__main__":
+    worker()
