@@ -1,0 +1,106 @@
+"""Webhook endpoints, one delivery per (event, endpoint), and every attempt at it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gateway.db import Base
+from gateway.models import UTCDateTime, new_id, utcnow
+
+PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
+DELIVERY_STATUSES = (PENDING, SUCCEEDED, FAILED)
+EXCERPT_BYTES = 1024
+
+_seq = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+
+class WebhookEndpoint(Base):
+    """Where a merchant wants events sent, and the secret that signs them."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (sa.Index("ix_webhook_endpoints_merchant_seq", "merchant_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(_seq, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(sa.String(32), unique=True, default=lambda: new_id("whk"))
+    merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"))
+    url: Mapped[str] = mapped_column(sa.String(2048))
+    event_types: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    description: Mapped[str] = mapped_column(sa.String(500), default="")
+    secret: Mapped[str] = mapped_column(sa.String(128))
+    # after a rotation the old secret keeps signing beside the new one until it expires
+    previous_secret: Mapped[str | None] = mapped_column(sa.String(128))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # set when a delivery used up its schedule; cleared by the next success
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def subscribes(self, event_type: str) -> bool:
+        """Whether this endpoint wants events of ``event_type``."""
+        return "*" in self.event_types or event_type in self.event_types
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The secrets to sign with now: the current one, and the previous during overlap."""
+        secrets = [self.secret]
+        expires = self.previous_secret_expires_at
+        if self.previous_secret and expires is not None and expires > now:
+            secrets.append(self.previous_secret)
+        return secrets
+
+
+class Delivery(Base):
+    """One event on its way to one endpoint; the database, not Redis, is its record."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "endpoint_id"),
+        sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        sa.Index("ix_webhook_deliveries_merchant_seq", "merchant_id", "seq"),
+    )
+
+    seq: Mapped[int] = mapped_column(_seq, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(sa.String(32), unique=True, default=lambda: new_id("dlv"))
+    merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"))
+    event_id: Mapped[str] = mapped_column(sa.ForeignKey("events.id"), index=True)
+    endpoint_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(sa.String(16), default=PENDING)
+    # attempts since the delivery was created or last redelivered: the schedule position
+    attempt_count: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
+    # a job that claimed the delivery owns it until then; later, the sweep may send it again
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # when the last job for it went to Redis; the sweep leaves it alone for a while
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    attempts: Mapped[list[DeliveryAttempt]] = relationship(
+        order_by="DeliveryAttempt.seq", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class DeliveryAttempt(Base):
+    """One HTTP request of a delivery and what came back."""
+
+    __tablename__ = "webhook_attempts"
+
+    seq: Mapped[int] = mapped_column(_seq, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(sa.String(32), unique=True, default=lambda: new_id("att"))
+    delivery_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status_code: Mapped[int | None]
+    latency_ms: Mapped[int]
+    response_excerpt: Mapped[str] = mapped_column(sa.Text, default="")
+    error: Mapped[str | None] = mapped_column(sa.String(500))

@@ -1,0 +1,126 @@
+"""From outbox to queue: events become deliveries, due deliveries become RQ jobs.
+
+The database is the record. Redis only holds a hint that a job should run soon: if
+Redis is down or loses a job, the sweep finds the delivery still due and enqueues it
+again; a job that finds its delivery already claimed or done does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import redis
+import sqlalchemy as sa
+from rq.job import Job, JobStatus
+
+from gateway.models import Event, utcnow
+from webhooks.models import PENDING, Delivery, WebhookEndpoint
+from webhooks.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+# a job enqueued this recently is assumed to be waiting in Redis, not lost
+ENQUEUE_GRACE = timedelta(seconds=30)
+JOB_FUNCTION = "webhooks.jobs.deliver"
+_WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+def dispatch(rt: Runtime, limit: int = BATCH) -> list[str]:
+    """Turn undispatched events into one delivery per subscribed enabled endpoint."""
+    with rt.sessions() as session, session.begin():
+        query = sa.select(Event).where(Event.dispatched_at.is_(None)).order_by(Event.seq)
+        if session.bind.dialect.name == "postgresql":
+            # several dispatchers may run; each takes different events
+            query = query.with_for_update(skip_locked=True)
+        events = session.scalars(query.limit(limit)).all()
+        if not events:
+            return []
+        merchants = {event.merchant_id for event in events}
+        endpoints = session.scalars(
+            sa.select(WebhookEndpoint).where(
+                WebhookEndpoint.merchant_id.in_(merchants), WebhookEndpoint.enabled.is_(True)
+            )
+        ).all()
+        now = utcnow()
+        deliveries = [
+            Delivery(
+                merchant_id=event.merchant_id,
+                event_id=event.id,
+                endpoint_id=endpoint.id,
+                next_attempt_at=now,
+            )
+            for event in events
+            for endpoint in endpoints
+            if endpoint.merchant_id == event.merchant_id and endpoint.subscribes(event.type)
+        ]
+        session.add_all(deliveries)
+        for event in events:
+            event.dispatched_at = now
+        session.flush()
+        return [delivery.id for delivery in deliveries]
+
+
+def enqueue(rt: Runtime, delivery_ids: Sequence[str]) -> None:
+    """Put delivery jobs on the queue (the job id is the delivery id) and note when."""
+    if not delivery_ids:
+        return
+    jobs = [
+        rt.queue.prepare_data(
+            JOB_FUNCTION,
+            args=(delivery_id,),
+            job_id=delivery_id,
+            timeout=rt.job_timeout,
+            result_ttl=0,
+            failure_ttl=24 * 3600,
+        )
+        for delivery_id in delivery_ids
+    ]
+    rt.queue.enqueue_many(jobs)
+    with rt.sessions() as session, session.begin():
+        session.execute(
+            sa.update(Delivery)
+            .where(Delivery.id.in_(list(delivery_ids)))
+            .values(enqueued_at=utcnow())
+        )
+
+
+def due(rt: Runtime, now: datetime, limit: int = BATCH) -> list[str]:
+    """Pending deliveries whose time has come and that no live job holds or waits for."""
+    with rt.sessions() as session:
+        ids = session.scalars(
+            sa.select(Delivery.id)
+            .where(
+                Delivery.status == PENDING,
+                Delivery.next_attempt_at <= now,
+                sa.or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+                sa.or_(Delivery.enqueued_at.is_(None), Delivery.enqueued_at < now - ENQUEUE_GRACE),
+            )
+            .order_by(Delivery.next_attempt_at)
+            .limit(limit)
+        ).all()
+    if not ids:
+        return []
+    jobs = Job.fetch_many(ids, connection=rt.redis)
+    return [
+        delivery_id
+        for delivery_id, job in zip(ids, jobs, strict=True)
+        if job is None or job.get_status(refresh=False) not in _WAITING
+    ]
+
+
+def run_once(rt: Runtime) -> int:
+    """One dispatcher pass: dispatch new events, enqueue them and every lost due delivery.
+
+    Returns how many deliveries were created. Redis being down is logged, not raised:
+    the deliveries wait in the database for the next pass.
+    """
+    created = dispatch(rt)
+    try:
+        enqueue(rt, created)
+        enqueue(rt, due(rt, utcnow()))
+    except redis.RedisError as exc:
+        log.warning("webhook queue unavailable, deliveries wait in the database: %s", exc)
+    return len(created)

@@ -1,0 +1,100 @@
+"""What a worker process needs, built once per process from the configuration.
+
+A forked child (rq's work horse) must not reuse the parent's pooled database
+connections or HTTP sockets, so the runtime notices a new pid and renews them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+import sqlalchemy as sa
+from redis import Redis
+from rq import Queue
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway import config as gateway_config
+from gateway.db import make_engine
+from webhooks import models as _models  # noqa: F401  (registers the tables)
+from webhooks import schedule, ssrf
+
+USER_AGENT = "usdt-gateway-webhooks/1"
+
+
+@dataclass
+class Runtime:
+    """Engine, sessions, Redis queue, HTTP session and the [webhooks] settings."""
+
+    settings: dict[str, Any]
+    redis_url: str
+    engine: sa.Engine
+    sessions: sessionmaker[Session]
+    redis: Redis
+    queue: Queue
+    delays: list[float]
+    http: requests.Session
+    pid: int = field(default_factory=os.getpid)
+
+    @property
+    def job_timeout(self) -> int:
+        """Seconds an RQ job may run: the request, its connect and a margin."""
+        return int(self.settings["timeout"] * 2) + 5
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a claimed delivery belongs to its job; longer than any live job."""
+        return self.job_timeout + 5.0
+
+
+_current: Runtime | None = None
+
+
+def redis_client(url: str, blocking: bool = False) -> Redis:
+    """A Redis client that fails fast when the server is down (workers block on purpose)."""
+    if blocking:
+        return Redis.from_url(url, socket_connect_timeout=2)
+    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+
+
+def configure(config: Mapping[str, Any]) -> Runtime:
+    """Build this process's runtime from a validated gateway configuration."""
+    global _current
+    settings = dict(config["webhooks"])
+    delays = schedule.parse(settings["retry_schedule"])
+    engine = make_engine(config["database"]["url"])
+    redis = redis_client(config["redis"]["url"])
+    _current = Runtime(
+        settings=settings,
+        redis_url=config["redis"]["url"],
+        engine=engine,
+        sessions=sessionmaker(engine, expire_on_commit=False),
+        redis=redis,
+        queue=Queue(settings["queue"], connection=redis),
+        delays=delays,
+        http=_http(settings),
+    )
+    return _current
+
+
+def current() -> Runtime:
+    """The runtime of this process, loading the configuration on first use."""
+    global _current
+    if _current is None:
+        configure(gateway_config.load())
+    assert _current is not None
+    if _current.pid != os.getpid():
+        # forked: leave the parent's connections to the parent, open our own
+        _current.engine.dispose(close=False)
+        _current.http = _http(_current.settings)
+        _current.pid = os.getpid()
+    return _current
+
+
+def _http(settings: Mapping[str, Any]) -> requests.Session:
+    session = ssrf.http_session(allow_private=settings["allow_private_targets"])
+    session.headers["User-Agent"] = USER_AGENT
+    return session
