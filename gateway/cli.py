@@ -29,7 +29,9 @@ def main() -> None:
 
 def init_app(app: Flask) -> None:
     """Add the gateway's commands to ``flask``/``gateway`` for this app."""
-    for command in (db_group, merchant_group, key_group):
+    from gateway.watch_cli import watch
+
+    for command in (db_group, merchant_group, key_group, watch):
         app.cli.add_command(command)
 
 

@@ -204,10 +204,14 @@ class IdempotencyKey(Base):
 
 
 class ChainCursor(Base):
-    """Where the watcher of one chain goes on from: the next block to scan."""
+    """Where the watcher of one chain goes on from, and which watcher holds the chain."""
 
     __tablename__ = "chain_cursors"
 
     chain: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     next_block: Mapped[int] = mapped_column(sa.BigInteger)
+    # hash of block next_block - 1 when it was scanned: a change means a reorg
+    last_hash: Mapped[str | None] = mapped_column(sa.String(100))
+    owner: Mapped[str | None] = mapped_column(sa.String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

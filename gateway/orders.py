@@ -68,14 +68,13 @@ def cancel(session: Session, order: Order) -> Order:
     return order
 
 
-def expire_due(session: Session, now: datetime | None = None) -> int:
-    """Expire every pending order whose time is up; returns how many."""
+def expire_due(session: Session, now: datetime | None = None, chain: str | None = None) -> int:
+    """Expire every pending order whose time is up (on one chain, or all); returns how many."""
     now = now or utcnow()
-    due = session.scalars(
-        sa.select(Order)
-        .where(Order.status == "pending", Order.expires_at <= now)
-        .with_for_update(skip_locked=True)
-    ).all()
+    query = sa.select(Order).where(Order.status == "pending", Order.expires_at <= now)
+    if chain is not None:
+        query = query.where(Order.chain == chain)
+    due = session.scalars(query.with_for_update(skip_locked=True)).all()
     for order in due:
         _move(session, order, "expired")
     return len(due)

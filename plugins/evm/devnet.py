@@ -199,6 +199,9 @@ class Devnet:
         return self.token(token).functions.balanceOf(address).call()
 
     def _send(self, sender_index: int, to: str | None, data: str) -> Any:
+        return self.send_raw(self._sign(sender_index, to, data))
+
+    def _sign(self, sender_index: int, to: str | None, data: str) -> bytes:
         account = self.accounts[sender_index]
         w3 = self.w3
         base_fee = w3.eth.get_block("latest")["baseFeePerGas"]
@@ -209,14 +212,24 @@ class Devnet:
             "data": data,
             "value": 0,
             "maxPriorityFeePerGas": Web3.to_wei(1, "gwei"),
-            "maxFeePerGas": 2 * base_fee + Web3.to_wei(1, "gwei"),
+            # generous, so the same signed transaction still fits after a reorg
+            "maxFeePerGas": 4 * base_fee + Web3.to_wei(1, "gwei"),
         }
         if to is not None:
             tx["to"] = to
         tx["gas"] = w3.eth.estimate_gas(tx)
-        signed = Account.sign_transaction(tx, account.private_key)
-        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.05)
+        return bytes(Account.sign_transaction(tx, account.private_key).raw_transaction)
+
+    def signed_transfer(self, token: str, sender_index: int, to: str, amount: int) -> bytes:
+        """A signed, unsent token transfer (to send again after a reorg)."""
+        return self._sign(
+            sender_index, token, self.token(token).encode_abi("transfer", args=[to, amount])
+        )
+
+    def send_raw(self, raw: bytes) -> Any:
+        """Send a signed transaction and wait for its receipt; DevnetError if it reverted."""
+        tx_hash = self.w3.eth.send_raw_transaction(raw)
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.05)
         if receipt["status"] != 1:
             raise DevnetError(f"transaction {Web3.to_hex(tx_hash)} reverted")
         return receipt

@@ -22,6 +22,9 @@ def upgrade() -> None:
         "chain_cursors",
         sa.Column("chain", sa.String(length=32), nullable=False),
         sa.Column("next_block", sa.BigInteger(), nullable=False),
+        sa.Column("last_hash", sa.String(length=100), nullable=True),
+        sa.Column("owner", sa.String(length=100), nullable=True),
+        sa.Column("lease_until", gateway.models.UTCDateTime(), nullable=True),
         sa.Column("updated_at", gateway.models.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("chain"),
     )
