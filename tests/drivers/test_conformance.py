@@ -1,0 +1,273 @@
+"""The conformance suite every chain driver passes, run against each driver's local chain.
+
+To check your own driver, write a ``DriverHarness`` for it in ``tests/drivers/harnesses.py``
+(or a module of your plugin's tests that imports it): how to build the driver against a
+local node, pay, mine, reorg and rate-limit that node, plus the known derivation vector of
+the "test test ... junk" mnemonic. Add the class to ``HARNESSES`` under the driver's
+entry-point name, and every test below runs for it:
+
+    .venv/bin/pytest tests/drivers -k mychain
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from importlib.metadata import entry_points
+
+import pytest
+
+from plugins.base import (
+    ENTRY_POINT_GROUP,
+    ChainDriver,
+    DriverConfigError,
+    DriverError,
+    Transfer,
+    default_registry,
+)
+from tests.drivers.harnesses import HARNESSES, DriverHarness
+from tests.support.keys import account_xpub
+
+USDT = 10**6
+GARBAGE = ["", " ", "hello", "0x", "T", "0x" + "g" * 40, "T" + "1" * 33, "41" + "0" * 39]
+# Settings every driver reads under these names: the core and the docs speak of them.
+COMMON_BAD_SETTINGS = [
+    ("no_such_setting", 1),
+    ("token", "not-an-address"),
+    ("confirmations", 0),
+    ("confirmations", True),
+    ("max_block_range", 0),
+    ("max_block_range", "20"),
+]
+
+
+def assert_well_formed(driver: ChainDriver, found: list[Transfer], start: int, end: int) -> None:
+    """What the watcher relies on for every Transfer a scan returns."""
+    keys = [(t.tx_hash, t.log_index) for t in found]
+    assert len(set(keys)) == len(keys), "(tx_hash, log_index) must name one transfer"
+    assert [t.block_number for t in found] == sorted(t.block_number for t in found)
+    for t in found:
+        assert type(t.amount) is int and t.amount >= 0
+        assert type(t.log_index) is int
+        assert driver.normalize_address(t.to_address) == t.to_address
+        assert driver.normalize_address(t.from_address) == t.from_address
+        assert start <= t.block_number <= end
+        assert t.block_hash == driver.block_hash(t.block_number)
+
+
+def pay_three(harness: DriverHarness) -> dict[str, tuple[str, int]]:
+    """Three payments over two blocks followed by empty ones; tx hash -> (to, amount)."""
+    alice, bob, carol = (harness.recipient(i) for i in range(3))
+    made = {harness.pay(alice, 1_500_000): (alice, 1_500_000)}
+    harness.mine()
+    made[harness.pay(bob, 2 * USDT)] = (bob, 2 * USDT)
+    made[harness.pay(carol, 3)] = (carol, 3)
+    harness.mine(3)
+    return made
+
+
+# -- identity and registration ----------------------------------------------------------
+
+
+def test_is_a_chain_driver_registered_under_its_entry_point(
+    harness: DriverHarness, driver: ChainDriver
+) -> None:
+    assert isinstance(driver, ChainDriver)
+    assert isinstance(driver.family, str) and driver.name == "conformance"
+    assert type(driver.confirmations) is int and driver.confirmations >= 1
+    assert type(driver.max_block_range) is int and driver.max_block_range >= 1
+    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == harness.kind]
+    assert len(found) == 1 and found[0].load() is type(driver)
+    assert default_registry().driver_class(harness.kind) is type(driver)
+
+
+def test_core_keys_are_accepted(harness: DriverHarness) -> None:
+    # the core passes the whole [chains.x] table, its own keys included
+    driver = harness.make_driver(driver=harness.kind, enabled=True)
+    assert isinstance(driver, ChainDriver)
+
+
+@pytest.mark.parametrize(("key", "value"), COMMON_BAD_SETTINGS)
+def test_bad_common_setting_names_the_key(harness: DriverHarness, key: str, value: object) -> None:
+    with pytest.raises(DriverConfigError) as caught:
+        harness.make_driver(**{key: value})
+    assert caught.value.key == key
+
+
+def test_bad_driver_settings_name_the_key(harness: DriverHarness) -> None:
+    for key, value in harness.bad_settings():
+        with pytest.raises(DriverConfigError) as caught:
+            harness.make_driver(**{key: value})
+        assert caught.value.key == key, f"{key}={value!r}"
+
+
+# -- addresses ------------------------------------------------------------------------
+
+
+def test_derive_known_vector(harness: DriverHarness, driver: ChainDriver) -> None:
+    assert driver.derive_address(account_xpub(harness.coin, account=0), 0) == harness.vector
+
+
+def test_derived_addresses_are_canonical_and_distinct(
+    harness: DriverHarness, driver: ChainDriver
+) -> None:
+    xpub = account_xpub(harness.coin, account=1)
+    derived = [driver.derive_address(xpub, i) for i in range(5)]
+    assert len(set(derived) | {harness.vector}) == 6
+    for address in derived:
+        assert driver.normalize_address(address) == address
+
+
+def test_normalize_accepts_equivalent_forms(harness: DriverHarness, driver: ChainDriver) -> None:
+    assert driver.normalize_address(harness.vector) == harness.vector
+    for form in harness.equivalent_forms(harness.vector):
+        assert driver.normalize_address(form) == harness.vector, form
+
+
+def test_normalize_rejects_garbage_foreign_and_mischecksummed(
+    harness: DriverHarness, driver: ChainDriver
+) -> None:
+    foreign = [h.vector for kind, h in HARNESSES.items() if kind != harness.kind]
+    accepted = []
+    for bad in [*GARBAGE, *foreign, harness.bad_checksum]:
+        try:
+            driver.normalize_address(bad)
+        except ValueError:
+            continue
+        accepted.append(bad)
+    assert accepted == []
+
+
+def test_payment_uri_names_address_token_and_amount(
+    harness: DriverHarness, driver: ChainDriver
+) -> None:
+    amount = 12_345_678
+    uri = driver.payment_uri(harness.vector, amount)
+    assert harness.vector in uri
+    assert driver.token_address() in uri
+    # wallets take base units (EIP-681) or token units (TRON): either, but exact
+    in_units = Decimal(amount).scaleb(-driver.decimals()).normalize()
+    assert str(amount) in uri or f"{in_units:f}" in uri
+
+
+# -- reading the chain ---------------------------------------------------------------
+
+
+def test_decimals_is_an_int_read_from_the_chain(
+    harness: DriverHarness, driver: ChainDriver
+) -> None:
+    assert "decimals" not in harness.settings()  # so the driver had to ask the token
+    decimals = driver.decimals()
+    assert type(decimals) is int and decimals == harness.token_decimals
+
+
+def test_head_grows_with_blocks(harness: DriverHarness, driver: ChainDriver) -> None:
+    before = driver.head()
+    harness.mine(3)
+    head = driver.head()
+    assert head == before + 3
+    assert driver.confirmed_head(head) <= head
+
+
+def test_block_hash_is_stable_and_none_beyond_head(
+    harness: DriverHarness, driver: ChainDriver
+) -> None:
+    head = harness.mine(2)
+    assert driver.head() == head
+    first = driver.block_hash(head)
+    assert isinstance(first, str) and first
+    assert driver.block_hash(head) == first
+    assert driver.block_hash(head - 1) not in (None, first)
+    assert driver.block_hash(head + 1) is None
+    assert driver.block_hash(head + 1000) is None
+
+
+def test_transfers_are_exactly_the_payments(harness: DriverHarness, driver: ChainDriver) -> None:
+    start = driver.head() + 1
+    made = pay_three(harness)
+    end = driver.head()
+
+    found = driver.transfers(start, end)
+
+    assert {t.tx_hash: (t.to_address, t.amount) for t in found} == made
+    assert len(found) == len(made)
+    assert {t.from_address for t in found} == {harness.payer}
+    assert_well_formed(driver, found, start, end)
+
+
+def test_other_tokens_and_failed_transfers_are_absent(
+    harness: DriverHarness, driver: ChainDriver
+) -> None:
+    to = harness.recipient(0)
+    start = driver.head() + 1
+    other = harness.pay_other_token(to, 7 * USDT)
+    failed = harness.pay_failing(to, 9)
+    paid = harness.pay(to, 11)
+    end = harness.mine()
+
+    found = driver.transfers(start, end)
+
+    assert [(t.tx_hash, t.amount) for t in found] == [(paid, 11)]
+    assert other not in {t.tx_hash for t in found}
+    assert failed is None or failed not in {t.tx_hash for t in found}
+
+
+def test_scans_are_idempotent_and_ranges_add_up(
+    harness: DriverHarness, driver: ChainDriver
+) -> None:
+    start = driver.head() + 1
+    pay_three(harness)
+    end = driver.head()
+
+    whole = driver.transfers(start, end)
+
+    # the watcher may rescan after a crash or move its cursor in any steps: same answer
+    assert driver.transfers(start, end) == whole
+    pieces = [t for n in range(start, end + 1) for t in driver.transfers(n, n)]
+    assert pieces == whole
+    middle = start + 1
+    assert driver.transfers(start, middle) + driver.transfers(middle + 1, end) == whole
+
+
+def test_reorged_transfer_disappears(harness: DriverHarness, driver: ChainDriver) -> None:
+    start = driver.head() + 1
+    tx = harness.pay(harness.recipient(0), 5)
+    head = harness.mine()
+    [transfer] = driver.transfers(start, head)
+    number = transfer.block_number
+    assert number > driver.confirmed_head(head), "only unconfirmed blocks may be reorged"
+    old_hash = driver.block_hash(number)
+
+    harness.reorg(head - number + 1)
+
+    assert driver.head() == head
+    assert driver.block_hash(number) not in (None, old_hash)
+    rescan = driver.transfers(start, head)
+    assert tx not in {t.tx_hash for t in rescan}
+    assert old_hash not in {t.block_hash for t in rescan}
+
+
+# -- provider trouble ----------------------------------------------------------------
+
+
+def test_rate_limit_burst_is_survived(harness: DriverHarness, driver: ChainDriver) -> None:
+    start = driver.head() + 1
+    pay_three(harness)
+    end = driver.head()
+    expected = driver.transfers(start, end)
+
+    harness.rate_limit(2)
+    assert driver.transfers(start, end) == expected
+    harness.rate_limit(2)
+    assert driver.head() == end
+
+
+def test_persistent_rate_limit_raises_never_a_partial_result(
+    harness: DriverHarness, driver: ChainDriver
+) -> None:
+    start = driver.head() + 1
+    pay_three(harness)
+    end = driver.head()
+
+    harness.rate_limit(1000)  # outlasts any in-call retry; the fixtures' nodes end with the test
+    with pytest.raises(DriverError):  # RateLimited is one
+        driver.transfers(start, end)
