@@ -30,8 +30,9 @@ def main() -> None:
 def init_app(app: Flask) -> None:
     """Add the gateway's commands to ``flask``/``gateway`` for this app."""
     from gateway.watch_cli import watch
+    from gateway.worker import worker
 
-    for command in (db_group, merchant_group, key_group, watch):
+    for command in (db_group, merchant_group, key_group, watch, worker):
         app.cli.add_command(command)
 
 
