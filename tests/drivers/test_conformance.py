@@ -4,7 +4,8 @@ To check your own driver, write a ``DriverHarness`` for it in ``tests/drivers/ha
 (or a module of your plugin's tests that imports it): how to build the driver against a
 local node, pay, mine, reorg and rate-limit that node, plus the known derivation vector of
 the "test test ... junk" mnemonic. Add the class to ``HARNESSES`` under the driver's
-entry-point name, and every test below runs for it:
+entry-point name, and every test below runs for it. A test your driver is known to fail
+goes in the harness's ``known_failures`` (a strict xfail, so a fix is noticed):
 
     .venv/bin/pytest tests/drivers -k mychain
 """
@@ -246,6 +247,16 @@ def test_reorged_transfer_disappears(harness: DriverHarness, driver: ChainDriver
     assert old_hash not in {t.block_hash for t in rescan}
 
 
+def test_blocks_beyond_head_are_not_reported_empty(
+    harness: DriverHarness, driver: ChainDriver
+) -> None:
+    # a load-balanced provider can route the scan to a node behind the one that gave the
+    # head: a block it does not have yet must not come back as a block without transfers
+    head = harness.mine()
+    with pytest.raises((DriverError, ValueError)):
+        driver.transfers(head + 1, head + 3)
+
+
 # -- provider trouble ----------------------------------------------------------------
 
 
@@ -255,10 +266,12 @@ def test_rate_limit_burst_is_survived(harness: DriverHarness, driver: ChainDrive
     end = driver.head()
     expected = driver.transfers(start, end)
 
+    before = harness.requests_seen()
     harness.rate_limit(2)
     assert driver.transfers(start, end) == expected
     harness.rate_limit(2)
     assert driver.head() == end
+    assert harness.requests_seen() - before >= 2 + 2 + 2, "the bursts were not retried"
 
 
 def test_persistent_rate_limit_raises_never_a_partial_result(
