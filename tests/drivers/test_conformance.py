@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from importlib.metadata import entry_points
+from typing import NamedTuple
 
 import pytest
 
@@ -41,6 +42,14 @@ COMMON_BAD_SETTINGS = [
 ]
 
 
+class PaidRange(NamedTuple):
+    """Blocks ``start..end`` and the payments made in them: tx hash -> (to, amount)."""
+
+    start: int
+    end: int
+    made: dict[str, tuple[str, int]]
+
+
 def assert_well_formed(driver: ChainDriver, found: list[Transfer], start: int, end: int) -> None:
     """What the watcher relies on for every Transfer a scan returns."""
     keys = [(t.tx_hash, t.log_index) for t in found]
@@ -55,15 +64,16 @@ def assert_well_formed(driver: ChainDriver, found: list[Transfer], start: int, e
         assert t.block_hash == driver.block_hash(t.block_number)
 
 
-def pay_three(harness: DriverHarness) -> dict[str, tuple[str, int]]:
-    """Three payments over two blocks followed by empty ones; tx hash -> (to, amount)."""
+def pay_three(harness: DriverHarness, driver: ChainDriver) -> PaidRange:
+    """Three payments over two blocks, then empty blocks, in a range of fresh blocks."""
+    start = driver.head() + 1
     alice, bob, carol = (harness.recipient(i) for i in range(3))
     made = {harness.pay(alice, 1_500_000): (alice, 1_500_000)}
     harness.mine()
     made[harness.pay(bob, 2 * USDT)] = (bob, 2 * USDT)
     made[harness.pay(carol, 3)] = (carol, 3)
-    harness.mine(3)
-    return made
+    end = harness.mine(3)
+    return PaidRange(start, end, made)
 
 
 # -- identity and registration ----------------------------------------------------------
@@ -183,9 +193,7 @@ def test_block_hash_is_stable_and_none_beyond_head(
 
 
 def test_transfers_are_exactly_the_payments(harness: DriverHarness, driver: ChainDriver) -> None:
-    start = driver.head() + 1
-    made = pay_three(harness)
-    end = driver.head()
+    start, end, made = pay_three(harness, driver)
 
     found = driver.transfers(start, end)
 
@@ -215,9 +223,7 @@ def test_other_tokens_and_failed_transfers_are_absent(
 def test_scans_are_idempotent_and_ranges_add_up(
     harness: DriverHarness, driver: ChainDriver
 ) -> None:
-    start = driver.head() + 1
-    pay_three(harness)
-    end = driver.head()
+    start, end, _ = pay_three(harness, driver)
 
     whole = driver.transfers(start, end)
 
@@ -261,9 +267,7 @@ def test_blocks_beyond_head_are_not_reported_empty(
 
 
 def test_rate_limit_burst_is_survived(harness: DriverHarness, driver: ChainDriver) -> None:
-    start = driver.head() + 1
-    pay_three(harness)
-    end = driver.head()
+    start, end, _ = pay_three(harness, driver)
     expected = driver.transfers(start, end)
 
     before = harness.requests_seen()
@@ -277,9 +281,7 @@ def test_rate_limit_burst_is_survived(harness: DriverHarness, driver: ChainDrive
 def test_persistent_rate_limit_raises_never_a_partial_result(
     harness: DriverHarness, driver: ChainDriver
 ) -> None:
-    start = driver.head() + 1
-    pay_three(harness)
-    end = driver.head()
+    start, end, _ = pay_three(harness, driver)
 
     harness.rate_limit(1000)  # outlasts any in-call retry; the fixtures' nodes end with the test
     with pytest.raises(DriverError):  # RateLimited is one
