@@ -4,10 +4,12 @@ To check your own driver, write a ``DriverHarness`` for it in ``tests/drivers/ha
 (or a module of your plugin's tests that imports it): how to build the driver against a
 local node, pay, mine, reorg and rate-limit that node, plus the known derivation vector of
 the "test test ... junk" mnemonic. Add the class to ``HARNESSES`` under the driver's
-entry-point name, and every test below runs for it. A test your driver is known to fail
-goes in the harness's ``known_failures`` (a strict xfail, so a fix is noticed):
+entry-point name, and every test below runs for it:
 
     .venv/bin/pytest tests/drivers -k mychain
+
+A test your driver is known to fail goes in the harness's ``known_failures`` with the
+reason; it runs as a strict xfail, so a fix is noticed.
 """
 
 from __future__ import annotations
