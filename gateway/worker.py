@@ -40,7 +40,30 @@ def _dispatcher(rt: runtime.Runtime, stop: threading.Event) -> None:
             stop.wait(interval)
 
 
-def _make_worker(worker_class: type[Worker], rt: runtime.Runtime, queues: list[str]) -> Worker:
+class _StopAware:
+    """Remembers a SIGTERM/SIGINT, which RQ turns into an ordinary return from work()."""
+
+    stop_requested = False
+
+    def handle_warm_shutdown_request(self) -> None:
+        self.stop_requested = True
+        super().handle_warm_shutdown_request()
+
+
+class InProcessWorker(_StopAware, SimpleWorker):
+    """Runs each job in the worker process: pooled connections are reused."""
+
+
+class ForkingWorker(_StopAware, Worker):
+    """Runs each job in a forked work horse, isolated from the worker."""
+
+
+WorkerClass = type[InProcessWorker] | type[ForkingWorker]
+
+
+def _make_worker(
+    worker_class: WorkerClass, rt: runtime.Runtime, queues: list[str]
+) -> InProcessWorker | ForkingWorker:
     connection = runtime.redis_client(rt.redis_url, blocking=True)
     worker = worker_class(queues, connection=connection)
     # come back quickly after a Redis outage instead of backing off for a minute
@@ -48,14 +71,14 @@ def _make_worker(worker_class: type[Worker], rt: runtime.Runtime, queues: list[s
     return worker
 
 
-def _serve(worker_class: type[Worker], rt: runtime.Runtime, queues: list[str]) -> None:
+def _serve(worker_class: WorkerClass, rt: runtime.Runtime, queues: list[str]) -> None:
     while True:
         worker = _make_worker(worker_class, rt, queues)
         try:
             worker.work(with_scheduler=True, logging_level="WARNING")
         except redis.ConnectionError as exc:
             log.warning("redis unavailable, the worker retries: %s", exc)
-        if getattr(worker, "_stop_requested", False):
+        if worker.stop_requested:
             return
         # the RQ loop gives up when Redis goes away mid-job; the outbox keeps the work safe
         time.sleep(1.0)
@@ -76,7 +99,7 @@ def worker(burst: bool, queues: tuple[str, ...], fork: bool) -> None:
     logs.configure(config["server"]["log_format"])
     rt = runtime.configure(config)
     names = list(queues) or [rt.settings["queue"]]
-    worker_class = Worker if fork else SimpleWorker
+    worker_class = ForkingWorker if fork else InProcessWorker
     if burst:
         while True:
             created = dispatch_once()

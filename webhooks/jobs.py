@@ -174,7 +174,10 @@ def _record(rt: Runtime, delivery_id: str, outcome: Outcome) -> str:
                 delivery.next_attempt_at = now + timedelta(seconds=delay)
         status = delivery.status
     log.info(
-        "webhook attempt",
+        "webhook delivery %s: attempt answered %s, now %s",
+        delivery_id,
+        outcome.status_code or outcome.error,
+        status,
         extra={
             "delivery_id": delivery_id,
             "status_code": outcome.status_code,

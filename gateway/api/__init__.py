@@ -6,6 +6,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from gateway.api.orders.resources import blp as orders_blp
+from gateway.api.webhooks.resources import deliveries_blp, endpoints_blp
 
 SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
 
@@ -36,5 +37,7 @@ def init_app(app: Flask) -> Api:
     )
     api = Api(app)
     api.register_blueprint(orders_blp, url_prefix="/api/v1/orders")
+    api.register_blueprint(endpoints_blp, url_prefix="/api/v1/webhook-endpoints")
+    api.register_blueprint(deliveries_blp, url_prefix="/api/v1/webhook-deliveries")
     app.extensions["gateway.api"] = api
     return api
