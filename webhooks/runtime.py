@@ -94,6 +94,12 @@ def current() -> Runtime:
     return _current
 
 
+def reset() -> None:
+    """Forget this process's runtime (tests build one per database)."""
+    global _current
+    _current = None
+
+
 def _http(settings: Mapping[str, Any]) -> requests.Session:
     session = ssrf.http_session(allow_private=settings["allow_private_targets"])
     session.headers["User-Agent"] = USER_AGENT

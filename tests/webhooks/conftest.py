@@ -17,6 +17,7 @@ from flask import Flask
 from gateway import db, events
 from gateway.models import Event
 from tests.webhooks.support import Receiver, RedisServer
+from webhooks import runtime
 
 REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS", "redis://127.0.0.1:6379/0")
 # short enough for tests, long enough that every retry is visibly scheduled
@@ -96,6 +97,16 @@ def query(app: Flask) -> Callable[..., Any]:
             return fn(session)
 
     return run
+
+
+@pytest.fixture
+def local_runtime(app: Flask) -> Iterator[runtime.Runtime]:
+    """The webhook runtime of this test process, on the test database and queue."""
+    rt = runtime.configure(app.config["GATEWAY"])
+    yield rt
+    rt.queue.empty()
+    rt.engine.dispose()
+    runtime.reset()
 
 
 @pytest.fixture
