@@ -27,6 +27,14 @@ def main() -> None:
     """USDT payment gateway."""
 
 
+@main.command("demo")
+def demo() -> None:
+    """Pay an order on a local devnet and receive its signed webhook (needs `npm ci`)."""
+    from gateway.demo import run_demo
+
+    run_demo()
+
+
 def init_app(app: Flask) -> None:
     """Add the gateway's commands to ``flask``/``gateway`` for this app."""
     from gateway.watch_cli import watch

@@ -88,6 +88,9 @@ class Watcher:
                 # the end's hash is read first: a reorg during the scan changes it, and the
                 # next step's check sees that and rescans
                 end_hash = self.driver.block_hash(end)
+                if end_hash is None:
+                    # a backend behind the provider's balancer lags the one that gave the head
+                    raise DriverError(f"block {end} is not available on the node yet")
                 transfers = self.driver.transfers(cursor.next_block, end)
                 result.payments = self._match(session, transfers)
                 result.end = end

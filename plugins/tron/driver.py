@@ -259,6 +259,10 @@ class TronDriver:
             receipts = self._call("wallet/gettransactioninfobyblocknum", {"num": number})
             if not isinstance(receipts, list):  # {} answers num <= 0 (genesis has no receipts)
                 return []
+            if not receipts and self.block_hash(number) is None:
+                # [] also answers a block the node does not have yet (a lagging backend
+                # behind a load balancer): reporting it empty would skip it for good
+                raise DriverError(f"block {number} is not available on the node yet")
             transfers = [t for r in receipts for t in self._decode(r, number)]
             if not transfers:
                 return []  # nothing to report: no need for the block header

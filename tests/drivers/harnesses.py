@@ -207,12 +207,6 @@ class TronHarness(DriverHarness):
     token_decimals = 6
     fixtures = ("tron_node",)
     payer = TRON_PAYER
-    known_failures: ClassVar[dict[str, str]] = {
-        "test_blocks_beyond_head_are_not_reported_empty": (
-            "TronDriver._block_transfers takes the node's [] for a block above its head as "
-            "an empty block, so a lagging node makes transfers() report blocks it lacks"
-        ),
-    }
 
     def __init__(self, tron_node: TronNode) -> None:
         self.node = tron_node
