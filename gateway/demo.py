@@ -125,8 +125,14 @@ def _setup_shop(app) -> tuple[str, str]:
 
     migrate.upgrade(app.config["GATEWAY"]["database"]["url"])
     seed = Bip39SeedGenerator("test test test test test test test test test test test junk")
-    xpub = (Bip44.FromSeed(seed.Generate(), Bip44Coins.ETHEREUM).Purpose().Coin()
-            .Account(DEMO_MNEMONIC_ACCOUNT).PublicKey().ToExtended())
+    xpub = (
+        Bip44.FromSeed(seed.Generate(), Bip44Coins.ETHEREUM)
+        .Purpose()
+        .Coin()
+        .Account(DEMO_MNEMONIC_ACCOUNT)
+        .PublicKey()
+        .ToExtended()
+    )
     with app.app_context(), db.transaction() as session:
         merchant = Merchant(name="Demo Shop")
         session.add(merchant)
@@ -164,8 +170,10 @@ def run_demo() -> None:
         token = devnet.deploy_token()
         buyer = devnet.accounts[0].address
         devnet.mint(token, buyer, 1_000 * 10**6)
-        say(f"devnet at {devnet.rpc_url}: test USDT deployed at {token}, buyer {buyer} "
-            "holds 1000 USDT")
+        say(
+            f"devnet at {devnet.rpc_url}: test USDT deployed at {token}, buyer {buyer} "
+            "holds 1000 USDT"
+        )
         redis_url, embedded_redis = _redis_url()
         say(f"redis: {'embedded' if embedded_redis else 'local'} ({redis_url})")
         os.environ.update(_environment(devnet.rpc_url, token, redis_url))
@@ -182,18 +190,33 @@ def run_demo() -> None:
 
         receiver = Receiver()
         threading.Thread(target=receiver.serve_forever, daemon=True).start()
-        endpoint = requests.post(f"{api}/webhook-endpoints", headers=headers, timeout=10, json={
-            "url": receiver.url, "event_types": ["order.confirming", "order.paid"],
-            "description": "demo shop"}).json()
+        endpoint = requests.post(
+            f"{api}/webhook-endpoints",
+            headers=headers,
+            timeout=10,
+            json={
+                "url": receiver.url,
+                "event_types": ["order.confirming", "order.paid"],
+                "description": "demo shop",
+            },
+        ).json()
         receiver.secret = endpoint["secret"]
         say(f"shop webhook endpoint {endpoint['id']} registered at {receiver.url}")
 
         processes.append(_start("watcher", "watch"))
         processes.append(_start("webhook worker", "worker"))
 
-        order = requests.post(f"{api}/orders", headers={**headers, "Idempotency-Key": "demo-1"},
-                              json={"amount": "25.00", "chain": "devnet", "reference": "cart-1001",
-                                    "metadata": {"customer": "alice"}}, timeout=10).json()
+        order = requests.post(
+            f"{api}/orders",
+            headers={**headers, "Idempotency-Key": "demo-1"},
+            json={
+                "amount": "25.00",
+                "chain": "devnet",
+                "reference": "cart-1001",
+                "metadata": {"customer": "alice"},
+            },
+            timeout=10,
+        ).json()
         say(f"order {order['id']}: pay {order['amount']} USDT to {order['address']}")
         say(f"payment URI: {order['payment_uri']}")
 
@@ -205,12 +228,15 @@ def run_demo() -> None:
 
         def advanced():
             nonlocal status
-            current = requests.get(f"{api}/orders/{order['id']}", headers=headers,
-                                   timeout=10).json()
+            current = requests.get(
+                f"{api}/orders/{order['id']}", headers=headers, timeout=10
+            ).json()
             if current["status"] != status:
                 status = current["status"]
-                say(f"order status: {status} (received {current['amount_received']}, "
-                    f"confirmed {current['amount_confirmed']})")
+                say(
+                    f"order status: {status} (received {current['amount_received']}, "
+                    f"confirmed {current['amount_confirmed']})"
+                )
             return status == "paid"
 
         # anvil mines only on transactions: add a block a second for confirmations
@@ -224,9 +250,11 @@ def run_demo() -> None:
         _wait(advanced, "the order to be paid", tick=mine)
         while True:
             message = _wait(lambda: _next(receiver), "the order.paid webhook")
-            click.secho(f"shop | verified webhook {message['type']} ({message['_id']}): "
-                        f"order {message['data']['id']} is {message['data']['status']}",
-                        fg="green")
+            click.secho(
+                f"shop | verified webhook {message['type']} ({message['_id']}): "
+                f"order {message['data']['id']} is {message['data']['status']}",
+                fg="green",
+            )
             if message["type"] == "order.paid":
                 click.echo(json.dumps(message["data"], indent=2))
                 break
