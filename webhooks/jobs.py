@@ -7,10 +7,10 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import requests
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from gateway.models import Event, utcnow
 from webhooks import schedule, signing
@@ -22,6 +22,7 @@ from webhooks.models import (
     Delivery,
     DeliveryAttempt,
     WebhookEndpoint,
+    live_secrets,
 )
 from webhooks.runtime import Runtime, current
 
@@ -36,6 +37,9 @@ class Message:
     url: str
     body: bytes
     secrets: list[str]
+    endpoint_id: str
+    attempts_before: int
+    endpoint_failing: bool
 
 
 @dataclass
@@ -54,10 +58,10 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def payload(event: Event) -> bytes:
+def payload(type_: str, created_at: datetime, data: dict[str, Any]) -> bytes:
     """The JSON body of an event: ``{"type", "timestamp", "data"}``."""
-    timestamp = event.created_at.isoformat().replace("+00:00", "Z")
-    document = {"type": event.type, "timestamp": timestamp, "data": event.data}
+    timestamp = created_at.isoformat().replace("+00:00", "Z")
+    document = {"type": type_, "timestamp": timestamp, "data": data}
     return json.dumps(document, separators=(",", ":")).encode()
 
 
@@ -68,7 +72,7 @@ def deliver(delivery_id: str) -> str:
     if message is None:
         return "skipped"
     outcome = send(rt, message)
-    return _record(rt, delivery_id, outcome)
+    return _record(rt, delivery_id, message, outcome)
 
 
 def send(rt: Runtime, message: Message) -> Outcome:
@@ -107,8 +111,11 @@ def send(rt: Runtime, message: Message) -> Outcome:
 def _claim(rt: Runtime, delivery_id: str) -> Message | None:
     """Take the delivery for one attempt, or None if it is not ours to send now."""
     now = utcnow()
-    with rt.sessions() as session, session.begin():
-        claimed = session.execute(
+    with rt.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # a lease lost in a crash only means one more send, which at-least-once allows
+            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        claimed = conn.execute(
             sa.update(Delivery)
             .where(
                 Delivery.id == delivery_id,
@@ -120,32 +127,83 @@ def _claim(rt: Runtime, delivery_id: str) -> Message | None:
         ).rowcount
         if not claimed:
             return None
-        delivery = session.scalar(sa.select(Delivery).where(Delivery.id == delivery_id))
-        endpoint = _endpoint(session, delivery.endpoint_id)
-        if endpoint is None or not endpoint.enabled:
-            delivery.status, delivery.lease_until = FAILED, None
-            delivery.last_error = "the endpoint is disabled"
+        row = conn.execute(
+            sa.select(
+                Delivery.attempt_count,
+                WebhookEndpoint.id.label("endpoint_id"),
+                WebhookEndpoint.url,
+                WebhookEndpoint.enabled,
+                WebhookEndpoint.secret,
+                WebhookEndpoint.previous_secret,
+                WebhookEndpoint.previous_secret_expires_at,
+                WebhookEndpoint.failing_since,
+                Event.id.label("event_id"),
+                Event.type,
+                Event.data,
+                Event.created_at,
+            )
+            .join(WebhookEndpoint, WebhookEndpoint.id == Delivery.endpoint_id)
+            .join(Event, Event.id == Delivery.event_id)
+            .where(Delivery.id == delivery_id)
+        ).one()
+        if not row.enabled:
+            conn.execute(
+                sa.update(Delivery)
+                .where(Delivery.id == delivery_id)
+                .values(status=FAILED, lease_until=None, last_error="the endpoint is disabled")
+            )
             return None
-        event = session.scalar(sa.select(Event).where(Event.id == delivery.event_id))
-        return Message(
-            msg_id=event.id,
-            url=endpoint.url,
-            body=payload(event),
-            secrets=endpoint.signing_secrets(now),
-        )
+    return Message(
+        msg_id=row.event_id,
+        url=row.url,
+        body=payload(row.type, row.created_at, row.data),
+        secrets=live_secrets(row.secret, row.previous_secret, row.previous_secret_expires_at, now),
+        endpoint_id=row.endpoint_id,
+        attempts_before=row.attempt_count,
+        endpoint_failing=row.failing_since is not None,
+    )
 
 
-def _record(rt: Runtime, delivery_id: str, outcome: Outcome) -> str:
+def _record(rt: Runtime, delivery_id: str, message: Message, outcome: Outcome) -> str:
     """Store the attempt and decide: done, failed for good, or when to try again."""
     now = utcnow()
-    with rt.sessions() as session, session.begin():
-        delivery = session.scalar(sa.select(Delivery).where(Delivery.id == delivery_id))
-        if delivery is None:  # the endpoint was deleted meanwhile
+    attempts = message.attempts_before + 1
+    endpoint_change: dict[str, object] = {}
+    delivery_change: dict[str, object] = {"status": PENDING}
+    if outcome.ok:
+        delivery_change = {"status": SUCCEEDED, "delivered_at": now}
+        if message.endpoint_failing:
+            endpoint_change = {"failing_since": None}
+    elif outcome.status_code == 410:
+        delivery_change = {"status": FAILED}
+        endpoint_change = {"enabled": False, "disabled_reason": "the endpoint answered 410 Gone"}
+    else:
+        retry_after = schedule.parse_retry_after(outcome.retry_after, now)
+        delay = schedule.next_delay(attempts, rt.delays, retry_after)
+        if delay is None:
+            delivery_change = {"status": FAILED}
+            endpoint_change = {
+                "failing_since": sa.func.coalesce(WebhookEndpoint.failing_since, now)
+            }
+        else:
+            delivery_change["next_attempt_at"] = now + timedelta(seconds=delay)
+    with rt.engine.begin() as conn:
+        updated = conn.execute(
+            sa.update(Delivery)
+            .where(Delivery.id == delivery_id)
+            .values(
+                attempt_count=attempts,
+                last_status_code=outcome.status_code,
+                last_error=outcome.error,
+                lease_until=None,
+                **delivery_change,
+            )
+        ).rowcount
+        if not updated:  # the endpoint was deleted meanwhile, and the delivery with it
             return "deleted"
-        endpoint = _endpoint(session, delivery.endpoint_id)
-        session.add(
-            DeliveryAttempt(
-                delivery_id=delivery.id,
+        conn.execute(
+            sa.insert(DeliveryAttempt).values(
+                delivery_id=delivery_id,
                 started_at=outcome.started_at,
                 status_code=outcome.status_code,
                 latency_ms=outcome.latency_ms,
@@ -153,26 +211,13 @@ def _record(rt: Runtime, delivery_id: str, outcome: Outcome) -> str:
                 error=outcome.error,
             )
         )
-        delivery.attempt_count += 1
-        delivery.last_status_code = outcome.status_code
-        delivery.last_error = outcome.error
-        delivery.lease_until = None
-        if outcome.ok:
-            delivery.status, delivery.delivered_at = SUCCEEDED, now
-            endpoint.failing_since = None
-        elif outcome.status_code == 410:
-            delivery.status = FAILED
-            endpoint.enabled = False
-            endpoint.disabled_reason = "the endpoint answered 410 Gone"
-        else:
-            retry_after = schedule.parse_retry_after(outcome.retry_after, now)
-            delay = schedule.next_delay(delivery.attempt_count, rt.delays, retry_after)
-            if delay is None:
-                delivery.status = FAILED
-                endpoint.failing_since = endpoint.failing_since or now
-            else:
-                delivery.next_attempt_at = now + timedelta(seconds=delay)
-        status = delivery.status
+        if endpoint_change:
+            conn.execute(
+                sa.update(WebhookEndpoint)
+                .where(WebhookEndpoint.id == message.endpoint_id)
+                .values(**endpoint_change)
+            )
+    status = str(delivery_change["status"])
     log.info(
         "webhook delivery %s: attempt answered %s, now %s",
         delivery_id,
@@ -186,7 +231,3 @@ def _record(rt: Runtime, delivery_id: str, outcome: Outcome) -> str:
         },
     )
     return status
-
-
-def _endpoint(session: Session, endpoint_id: str) -> WebhookEndpoint | None:
-    return session.scalar(sa.select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id))

@@ -17,6 +17,15 @@ EXCERPT_BYTES = 1024
 _seq = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 
+def live_secrets(
+    secret: str, previous: str | None, previous_expires_at: datetime | None, now: datetime
+) -> list[str]:
+    """The secrets that sign now: the current one, and the previous during the overlap."""
+    if previous and previous_expires_at is not None and previous_expires_at > now:
+        return [secret, previous]
+    return [secret]
+
+
 class WebhookEndpoint(Base):
     """Where a merchant wants events sent, and the secret that signs them."""
 
@@ -46,11 +55,7 @@ class WebhookEndpoint(Base):
 
     def signing_secrets(self, now: datetime) -> list[str]:
         """The secrets to sign with now: the current one, and the previous during overlap."""
-        secrets = [self.secret]
-        expires = self.previous_secret_expires_at
-        if self.previous_secret and expires is not None and expires > now:
-            secrets.append(self.previous_secret)
-        return secrets
+        return live_secrets(self.secret, self.previous_secret, self.previous_secret_expires_at, now)
 
 
 class Delivery(Base):

@@ -1,0 +1,214 @@
+"""Webhook throughput: the full path (outbox -> dispatcher -> RQ -> signed POST -> DB record)
+against a bare RQ job doing the same single HTTP POST, side by side in one run.
+
+    .venv/bin/python -m bench.webhooks [--events 2000] [--workers 4] [--database URL] [--fork]
+
+Both sides use the same number of worker processes, the same worker class, the same Redis
+and the same local receiver. Prints both rates and their ratio (goal: >= 0.7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import requests
+from redis import Redis
+from rq import Queue, Worker
+from sqlalchemy.orm import Session
+
+from gateway import config as gateway_config
+from gateway import events, migrate
+from gateway.db import make_engine
+from gateway.models import Merchant
+from webhooks import signing
+from webhooks.models import WebhookEndpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Counter:
+    """A local receiver that answers 200 at once and counts requests."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+        counter = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            # headers and body leave in separate writes; without this, Nagle and the
+            # client's delayed ACK add ~40 ms to every answer on a kept-alive connection
+            disable_nagle_algorithm = True
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                with counter.lock:
+                    counter.count += 1
+                self.send_response(200)
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+    def wait(self, target: int, timeout: float = 600) -> float:
+        """Block until ``target`` requests arrived; return the monotonic time it happened."""
+        deadline = time.monotonic() + timeout
+        while self.count < target:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"timed out at {self.count}/{target} requests")
+            time.sleep(0.002)
+        return time.monotonic()
+
+
+def start_workers(command: list[str], count: int, env: dict, redis: Redis, queue: str):
+    """Start ``count`` worker processes and wait until RQ sees them all."""
+    processes = [subprocess.Popen(command, env=env, cwd=ROOT) for _ in range(count)]
+    deadline = time.monotonic() + 30
+    while Worker.count(connection=redis, queue=Queue(queue, connection=redis)) < count:
+        if time.monotonic() > deadline:
+            raise SystemExit("workers did not start")
+        time.sleep(0.05)
+    return processes
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    """Stop worker processes and wait for them."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(30)
+
+
+def full_path(args, receiver: Counter, redis_url: str) -> float:
+    """Events written to the outbox -> delivered by `gateway worker`; deliveries per second."""
+    url = args.database
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    queue = f"bench-full-{uuid.uuid4().hex[:8]}"
+    with Session(engine) as session, session.begin():
+        merchant = Merchant(name=f"bench-{uuid.uuid4().hex[:8]}")
+        session.add(merchant)
+        session.flush()
+        session.add(
+            WebhookEndpoint(
+                merchant_id=merchant.id,
+                url=receiver.url,
+                event_types=["*"],
+                secret=signing.new_secret(),
+            )
+        )
+        merchant_id = merchant.id
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env |= {
+        "GATEWAY_DATABASE__URL": url,
+        "GATEWAY_REDIS__URL": redis_url,
+        "GATEWAY_WEBHOOKS__QUEUE": queue,
+        "GATEWAY_WEBHOOKS__ALLOW_PRIVATE_TARGETS": "true",
+        "GATEWAY_WEBHOOKS__DISPATCH_INTERVAL": "0.2",
+    }
+    command = [sys.executable, "-m", "gateway.worker"] + (["--fork"] if args.fork else [])
+    redis = Redis.from_url(redis_url)
+    workers = start_workers(command, args.workers, env, redis, queue)
+    try:
+        start_count = receiver.count
+        started = time.monotonic()
+        with Session(engine) as session, session.begin():
+            for n in range(args.events):
+                events.record(session, merchant_id, "order.paid", _data(n))
+        finished = receiver.wait(start_count + args.events)
+    finally:
+        stop(workers)
+        engine.dispose()
+    return args.events / (finished - started)
+
+
+def bare_rq(args, receiver: Counter, redis_url: str) -> float:
+    """The same POSTs as plain RQ jobs calling requests.post; requests per second."""
+    redis = Redis.from_url(redis_url)
+    name = f"bench-bare-{uuid.uuid4().hex[:8]}"
+    worker_class = "rq.Worker" if args.fork else "rq.SimpleWorker"
+    command = [
+        sys.executable,
+        "-m",
+        "rq.cli",
+        "worker",
+        "-w",
+        worker_class,
+        "-q",
+        "--url",
+        redis_url,
+        name,
+    ]
+    workers = start_workers(command, args.workers, dict(os.environ), redis, name)
+    queue = Queue(name, connection=redis)
+    try:
+        start_count = receiver.count
+        started = time.monotonic()
+        body = b'{"type":"order.paid","timestamp":"2026-01-01T00:00:00Z","data":{}}'
+        jobs = [
+            Queue.prepare_data(
+                requests.post,
+                args=(receiver.url,),
+                kwargs={
+                    "data": body,
+                    "headers": {"content-type": "application/json"},
+                    "timeout": 10,
+                },
+                result_ttl=0,
+            )
+            for _ in range(args.events)
+        ]
+        for chunk in range(0, len(jobs), 500):
+            queue.enqueue_many(jobs[chunk : chunk + 500])
+        finished = receiver.wait(start_count + args.events)
+    finally:
+        stop(workers)
+    return args.events / (finished - started)
+
+
+def _data(n: int) -> dict:
+    return {"id": f"ord_bench{n}", "object": "order", "amount": "12.50", "status": "paid"}
+
+
+def main() -> None:
+    """Run both sides and print the rates and their ratio."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--database", help="database URL (default: a temporary SQLite file)")
+    parser.add_argument("--fork", action="store_true", help="fork a work horse per job")
+    args = parser.parse_args()
+    redis_url = gateway_config.load()["redis"]["url"]
+    tmp = tempfile.TemporaryDirectory()
+    args.database = args.database or f"sqlite:///{tmp.name}/bench.db"
+    receiver = Counter()
+
+    bare = bare_rq(args, receiver, redis_url)
+    full = full_path(args, receiver, redis_url)
+    backend = args.database.split(":")[0]
+    mode = "forking" if args.fork else "in-process"
+    print(f"{args.events} deliveries, {args.workers} {mode} workers, {backend}")
+    print(f"bare RQ job (requests.post):  {bare:8.1f} /s")
+    print(f"full webhook path:            {full:8.1f} /s")
+    print(f"ratio full / bare:            {full / bare:8.2f}  (goal >= 0.7)")
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
