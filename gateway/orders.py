@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway import addresses, events
-from gateway.models import Order, Payment, utcnow
+from gateway.models import ChainCursor, Order, Payment, utcnow
 from gateway.money import to_decimal_string
 from plugins.base import ChainDriver
 
@@ -36,6 +37,7 @@ class NewOrder:
 
 def create(session: Session, merchant_id: str, driver: ChainDriver, new: NewOrder) -> Order:
     """Allocate the address, store the order and its ``order.created`` event."""
+    _ensure_cursor(session, new.chain, driver)
     account_id, index, address = addresses.allocate(session, merchant_id, driver)
     order = Order(
         merchant_id=merchant_id,
@@ -55,6 +57,22 @@ def create(session: Session, merchant_id: str, driver: ChainDriver, new: NewOrde
     session.flush()
     events.record(session, order.merchant_id, "order.created", serialize(order))
     return order
+
+
+def _ensure_cursor(session: Session, chain: str, driver: ChainDriver) -> None:
+    """Make sure the watcher will scan from before this chain's first order.
+
+    Without it a watcher started after the first payments would begin near the head
+    and never see them. Only the first order of a chain pays for the head lookup.
+    """
+    if session.get(ChainCursor, chain) is not None:
+        return
+    start = max(0, driver.head() - driver.confirmations)
+    try:
+        with session.begin_nested():
+            session.add(ChainCursor(chain=chain, next_block=start))
+    except IntegrityError:
+        pass  # a concurrent first order created it
 
 
 def cancel(session: Session, order: Order) -> Order:

@@ -24,6 +24,7 @@ from gateway.errors import fail
 from gateway.idempotency import run_once
 from gateway.models import Order
 from gateway.order_input import parse_new_order
+from plugins.base import DriverError
 
 blp = Blueprint("orders", __name__, description="Orders: what a buyer has to pay, and where.")
 
@@ -82,6 +83,12 @@ class Orders(MethodView):
                     409,
                     "xpub_missing",
                     f"register an xpub for {driver.family} chains first (gateway merchant xpub)",
+                )
+            except DriverError:
+                fail(
+                    503,
+                    "chain_unavailable",
+                    f"the {driver.name} node cannot be reached; retry later",
                 )
             return orders.serialize(order), 201
 
