@@ -61,9 +61,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path, sqlite_template_path)
 
 
 @pytest.fixture
-def chain_settings(devnet) -> dict[str, dict[str, Any]]:
-    """The chains every app in the tests knows: the anvil devnet."""
+def chain_settings(devnet, tron_node) -> dict[str, dict[str, Any]]:
+    """The chains every app in the tests knows: the anvil devnet and a local TRON node."""
     return {
+        "tron": {
+            "driver": "tron",
+            "full_node": tron_node.url,
+            "token": tron_node.chain.token,
+            "confirmations": 2,
+            "timeout": 2,
+        },
         "devnet": {
             "driver": "evm",
             "rpc_url": devnet.rpc_url,
@@ -135,7 +142,10 @@ def make_merchant(app: Flask) -> Callable[..., TestMerchant]:
         # each merchant gets its own account xpub: one xpub cannot serve two merchants
         number = next(made)
         if xpubs is None:
-            xpubs = {"devnet": account_xpub(Bip44Coins.ETHEREUM, account=number)}
+            xpubs = {
+                "devnet": account_xpub(Bip44Coins.ETHEREUM, account=number),
+                "tron": account_xpub(Bip44Coins.TRON, account=number),
+            }
         with app.app_context(), db.transaction() as session:
             merchant = Merchant(name=name)
             session.add(merchant)

@@ -1,0 +1,92 @@
+"""TRON orders end to end against the local TRON node: API -> transfer -> watcher -> paid."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from bip_utils import Bip44Coins
+
+from gateway.chains import drivers
+from gateway.watcher import Watcher
+from plugins.hd import child_address
+from tests.fixtures.tron import PAYER
+from tests.support.keys import MERCHANT_TRON_XPUB
+
+USDT = 10**6
+
+
+@pytest.fixture
+def tron(app, client, merchant, tron_node):
+    """Create TRON orders, pay them on the local node, and step a TRON watcher."""
+
+    class Tron:
+        node = tron_node
+
+        def order(self, amount: str) -> dict:
+            body = {"amount": amount, "chain": "tron", "reference": "t"}
+            response = client.post("/api/v1/orders", json=body, headers=merchant.headers)
+            assert response.status_code == 201, response.json
+            return response.json
+
+        def get(self, order_id: str) -> dict:
+            return client.get(f"/api/v1/orders/{order_id}", headers=merchant.headers).json
+
+        def sync(self) -> None:
+            with app.app_context():
+                driver = drivers()["tron"]
+            driver.backoff_base = 0.01
+            watcher = Watcher(
+                "tron",
+                driver,
+                app.extensions["db.sessionmaker"],
+                grace=timedelta(hours=1),
+                owner="test",
+            )
+            for _ in range(50):
+                if watcher.step().caught_up:
+                    return
+            raise AssertionError("the TRON watcher did not catch up")
+
+    return Tron()
+
+
+def test_tron_order_gets_a_base58_address_and_uri(tron):
+    order = tron.order("7.5")
+    assert order["address"] == child_address(MERCHANT_TRON_XPUB, 0, Bip44Coins.TRON)
+    assert order["address"].startswith("T")
+    assert order["amount_base_units"] == "7500000"
+    assert order["token"] == tron.node.chain.token
+    assert order["payment_uri"].startswith(f"tron:{order['address']}?")
+
+
+def test_tron_order_is_paid_once_its_block_is_solidified(tron):
+    order = tron.order("7.5")
+    tron.node.produce_block()
+    tron.sync()
+    tron.node.transfer(PAYER, order["address"], 7_500_000)
+    tron.node.transfer(PAYER, order["address"], 1, fail=True)  # reverted: never counted
+    tron.node.produce_block()
+    tron.sync()
+    assert tron.get(order["id"])["status"] == "confirming"
+
+    tron.node.produce_block(3)  # solidification trails the head by three blocks
+    tron.sync()
+    paid = tron.get(order["id"])
+    assert (paid["status"], paid["amount_confirmed"]) == ("paid", "7.5")
+
+
+def test_tron_block_orphaned_before_solidification_reverts_the_payment(tron):
+    order = tron.order("2")
+    tron.node.produce_block()
+    tron.sync()
+    tron.node.transfer(PAYER, order["address"], 2 * USDT)
+    height = tron.node.produce_block()
+    tron.sync()
+    assert tron.get(order["id"])["status"] == "confirming"
+
+    tron.node.orphan(height)  # the block and its transaction are gone
+    tron.node.produce_block(2)
+    tron.sync()
+    back = tron.get(order["id"])
+    assert (back["status"], back["amount_received"]) == ("pending", "0")
