@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import g, request
 from sqlalchemy.orm import Session
 
-from gateway import db
+from gateway import db, ratelimit
 from gateway.errors import fail
 from gateway.models import ApiKey, Merchant, utcnow
 
@@ -144,6 +144,7 @@ def require(scope: str) -> Callable:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any):
             key = authenticate()
+            ratelimit.check(key.id)
             if not has_scope(key, scope):
                 fail(403, "insufficient_scope", f"this API key lacks the '{scope}' scope")
             g.api_key = key

@@ -92,6 +92,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "log_format": (_choice("text", "json"), "text"),
         "max_body_bytes": (_positive_int, 64 * 1024),
         "trusted_proxies": (_non_negative_int, 0),
+        "rate_limit_per_minute": (_non_negative_int, 600),
     },
     "database": {
         "url": (_string, "sqlite:///instance/gateway.db"),
