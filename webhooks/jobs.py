@@ -68,11 +68,13 @@ def payload(type_: str, created_at: datetime, data: dict[str, Any]) -> bytes:
 def deliver(delivery_id: str) -> str:
     """Make one attempt at a delivery if it is due and unclaimed; return what happened."""
     rt = current()
-    message = _claim(rt, delivery_id)
-    if message is None:
-        return "skipped"
-    outcome = send(rt, message)
-    return _record(rt, delivery_id, message, outcome)
+    # one connection for both transactions: a pool checkout (and its ping) costs a round trip
+    with rt.engine.connect() as conn:
+        message = _claim(conn, rt, delivery_id)
+        if message is None:
+            return "skipped"
+        outcome = send(rt, message)
+        return _record(conn, rt, delivery_id, message, outcome)
 
 
 def send(rt: Runtime, message: Message) -> Outcome:
@@ -108,10 +110,10 @@ def send(rt: Runtime, message: Message) -> Outcome:
     return outcome
 
 
-def _claim(rt: Runtime, delivery_id: str) -> Message | None:
+def _claim(conn: sa.Connection, rt: Runtime, delivery_id: str) -> Message | None:
     """Take the delivery for one attempt, or None if it is not ours to send now."""
     now = utcnow()
-    with rt.engine.begin() as conn:
+    with conn.begin():
         if conn.dialect.name == "postgresql":
             # a lease lost in a crash only means one more send, which at-least-once allows
             conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
@@ -164,7 +166,9 @@ def _claim(rt: Runtime, delivery_id: str) -> Message | None:
     )
 
 
-def _record(rt: Runtime, delivery_id: str, message: Message, outcome: Outcome) -> str:
+def _record(
+    conn: sa.Connection, rt: Runtime, delivery_id: str, message: Message, outcome: Outcome
+) -> str:
     """Store the attempt and decide: done, failed for good, or when to try again."""
     now = utcnow()
     attempts = message.attempts_before + 1
@@ -187,7 +191,7 @@ def _record(rt: Runtime, delivery_id: str, message: Message, outcome: Outcome) -
             }
         else:
             delivery_change["next_attempt_at"] = now + timedelta(seconds=delay)
-    with rt.engine.begin() as conn:
+    with conn.begin():
         updated = conn.execute(
             sa.update(Delivery)
             .where(Delivery.id == delivery_id)
