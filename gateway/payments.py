@@ -60,10 +60,7 @@ def record(
         # load of order.payments autoflush it and then list it twice
         order.payments.append(payment)
     session.flush()
-    orders.recompute(session, order)
-    events.record(
-        session, order.merchant_id, "payment.received", serialize_with_order(payment, order)
-    )
+    _announce(session, payment, "payment.received")
     return payment
 
 
@@ -107,21 +104,20 @@ def settle(session: Session, chain: str, driver: ChainDriver, confirmed_head: in
 
 def _confirm(session: Session, payment: Payment) -> None:
     payment.status, payment.confirmed_at = "confirmed", utcnow()
-    order = payment.order
-    orders.recompute(session, order)
-    events.record(
-        session, order.merchant_id, "payment.confirmed", serialize_with_order(payment, order)
-    )
+    _announce(session, payment, "payment.confirmed")
 
 
 def _revert(session: Session, payment: Payment) -> None:
     log.warning("payment %s left the canonical chain (block %s)", payment.id, payment.block_number)
     payment.status, payment.reverted_at = "reverted", utcnow()
+    _announce(session, payment, "payment.reverted")
+
+
+def _announce(session: Session, payment: Payment, event: str) -> None:
+    """Recompute the payment's order, then record ``event`` with both as they now stand."""
     order = payment.order
     orders.recompute(session, order)
-    events.record(
-        session, order.merchant_id, "payment.reverted", serialize_with_order(payment, order)
-    )
+    events.record(session, order.merchant_id, event, serialize_with_order(payment, order))
 
 
 def serialize_with_order(payment: Payment, order: Order) -> dict:
