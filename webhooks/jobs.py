@@ -114,9 +114,6 @@ def _claim(conn: sa.Connection, rt: Runtime, delivery_id: str) -> Message | None
     """Take the delivery for one attempt, or None if it is not ours to send now."""
     now = utcnow()
     with conn.begin():
-        if conn.dialect.name == "postgresql":
-            # a lease lost in a crash only means one more send, which at-least-once allows
-            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
         claimed = conn.execute(
             sa.update(Delivery)
             .where(
