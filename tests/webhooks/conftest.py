@@ -114,7 +114,7 @@ def start_worker(app_config: dict[str, Any]) -> Iterator[Callable[..., subproces
     """Start ``gateway worker`` processes on the test database; stopped at teardown."""
     started: list[subprocess.Popen] = []
 
-    def start(**webhooks: Any) -> subprocess.Popen:
+    def start(args: tuple[str, ...] | list[str] = (), **webhooks: Any) -> subprocess.Popen:
         settings = {**app_config["webhooks"], **webhooks}
         env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
         env["GATEWAY_DATABASE__URL"] = app_config["database"]["url"]
@@ -124,7 +124,7 @@ def start_worker(app_config: dict[str, Any]) -> Iterator[Callable[..., subproces
                 str(value).lower() if isinstance(value, bool) else str(value)
             )
         process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.worker"],
+            [sys.executable, "-m", "gateway.worker", *args],
             env=env,
             cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
             start_new_session=True,

@@ -252,3 +252,14 @@ def test_a_slow_endpoint_does_not_delay_others(
 
     # one worker is stuck on the slow endpoint; the other serves everyone else
     wait_until(lambda: len(receiver.to("/fast")) == 4, timeout=3, what="the fast endpoint")
+
+
+def test_burst_worker_delivers_what_is_due_and_exits(
+    client, merchant, receiver, emit, query, start_worker
+):
+    _endpoint(client, merchant, receiver.url())
+    event_ids = {emit(merchant.id) for _ in range(3)}
+    worker = start_worker(args=["--burst"])
+    assert worker.wait(30) == 0
+    assert {r.headers["webhook-id"] for r in receiver.to("/hook")} == event_ids
+    assert all(_status(query, e) == "succeeded" for e in event_ids)
