@@ -17,6 +17,7 @@ ROUTES = [
     ("get", ORDERS, "orders:read"),
     ("post", ORDERS, "orders:write"),
     ("get", ORDERS + "/{id}", "orders:read"),
+    ("get", ORDERS + "/{id}/payments", "orders:read"),
     ("post", ORDERS + "/{id}/cancel", "orders:write"),
 ]
 

@@ -29,7 +29,7 @@ def count(app, model) -> int:
 
 def next_index(app) -> int:
     with app.app_context():
-        return db.session().scalar(sa.select(HdAccount.next_index))
+        return db.session().scalar(sa.select(HdAccount.next_index).where(HdAccount.family == "evm"))
 
 
 def test_create_answers_address_amount_and_uri(client, merchant, devnet):

@@ -32,6 +32,12 @@ def test_exact_payment_goes_pending_confirming_paid(shop):
         True,
     )
     assert not (paid["underpaid"] or paid["overpaid"] or paid["late"])
+    listed = shop.client.get(
+        f"/api/v1/orders/{order['id']}/payments", headers=shop.merchant.headers
+    ).json["data"]
+    assert [(p["status"], p["amount"], p["from_address"]) for p in listed] == [
+        ("confirmed", "10", shop.devnet.accounts[0].address)
+    ]
     assert shop.events(order["id"]) == [
         "order.created",
         "order.confirming",

@@ -18,6 +18,7 @@ from gateway.api.orders.schemas import (
     OrderListArgs,
     OrderListSchema,
     OrderSchema,
+    PaymentListSchema,
 )
 from gateway.auth import require
 from gateway.errors import fail
@@ -103,6 +104,22 @@ class OrderById(MethodView):
     def get(self, order_id: str):
         """Get an order"""
         return orders.serialize(_load(order_id))
+
+
+@blp.route("/<string:order_id>/payments")
+class OrderPayments(MethodView):
+    @require("orders:read")
+    @blp.response(200, PaymentListSchema)
+    @blp.alt_response(404, schema=ApiErrorSchema, description="No such order")
+    def get(self, order_id: str):
+        """List an order's payments, oldest first
+
+        Every transfer seen to the order's address, including reverted ones (a reorg
+        removed their block) and late ones (after expiry or cancellation).
+        """
+        order = _load(order_id)
+        data = [orders.serialize_payment(p, order.decimals) for p in order.payments]
+        return {"object": "list", "data": data, "has_more": False}
 
 
 @blp.route("/<string:order_id>/cancel")

@@ -68,6 +68,31 @@ class OrderSchema(ma.Schema):
 OrderListSchema = list_schema(OrderSchema)
 
 
+class PaymentSchema(ma.Schema):
+    """One on-chain transfer to an order's address."""
+
+    id = ma.fields.String(metadata={"example": "pay_0f3kq8x2m7b1n8z5wa9c"})
+    object = ma.fields.String(metadata={"example": "payment"})
+    order_id = ma.fields.String()
+    chain = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": ["confirming", "confirmed", "reverted"]})
+    tx_hash = ma.fields.String()
+    log_index = ma.fields.Integer()
+    block_number = ma.fields.Integer()
+    block_hash = ma.fields.String()
+    from_address = ma.fields.String()
+    to_address = ma.fields.String()
+    amount = ma.fields.String(metadata={"description": "Decimal string."})
+    amount_base_units = ma.fields.String()
+    late = ma.fields.Boolean()
+    created_at = ma.fields.String(metadata={"format": "date-time"})
+    confirmed_at = ma.fields.String(allow_none=True, metadata={"format": "date-time"})
+    reverted_at = ma.fields.String(allow_none=True, metadata={"format": "date-time"})
+
+
+PaymentListSchema = list_schema(PaymentSchema)
+
+
 class OrderListArgs(ListArgs):
     """Filters of the order list."""
 
