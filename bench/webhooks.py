@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
+import sqlalchemy as sa
 from redis import Redis
 from rq import Queue, Worker
 from sqlalchemy.orm import Session
@@ -198,6 +199,13 @@ def main() -> None:
     args = parser.parse_args()
     redis_url = gateway_config.load()["redis"]["url"]
     tmp = tempfile.TemporaryDirectory()
+    server_url = args.database
+    scratch = f"bench_{uuid.uuid4().hex[:8]}"
+    if server_url and server_url.startswith("postgresql"):
+        # never touch the database's own tables: work in a schema of our own
+        _schema(server_url, f'CREATE SCHEMA "{scratch}"')
+        joiner = "&" if "?" in server_url else "?"
+        args.database = f"{server_url}{joiner}options=-csearch_path%3D{scratch}"
     args.database = args.database or f"sqlite:///{tmp.name}/bench.db"
     receiver = Counter()
 
@@ -217,6 +225,15 @@ def main() -> None:
     print(f"full webhook path:            {full:8.1f} /s (median)")
     print(f"ratio full / bare:            {full / bare:8.2f}  (goal >= 0.7)")
     tmp.cleanup()
+    if server_url and server_url.startswith("postgresql"):
+        _schema(server_url, f'DROP SCHEMA "{scratch}" CASCADE')
+
+
+def _schema(url: str, statement: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(statement))
+    engine.dispose()
 
 
 if __name__ == "__main__":
