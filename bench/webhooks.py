@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from gateway import config as gateway_config
 from gateway import events, migrate
-from gateway.db import make_engine
+from gateway.database import make_engine
 from gateway.models import Merchant
 from webhooks import signing
 from webhooks.models import WebhookEndpoint

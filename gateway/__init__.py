@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
+if TYPE_CHECKING:  # importing the package must not load Flask (webhooks/ uses the models)
+    from flask import Flask
 
-from plugins.base import Registry
+    from plugins.base import Registry
 
 
 def create_app(config: Mapping[str, Any] | None = None, registry: Registry | None = None) -> Flask:
     """Build the app. ``config`` overrides file and environment settings (tests use it)."""
+    from flask import Flask
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
     from gateway import api, chains, cli, db, errors, logs
     from gateway import config as settings
 

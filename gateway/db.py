@@ -1,45 +1,14 @@
-"""The database: one SQLAlchemy engine per app, one session per request or job."""
+"""The database in the app: one engine per app, one session per request or command."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-import sqlalchemy as sa
 from flask import Flask, current_app, g
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-
-class Base(DeclarativeBase):
-    """Declarative base of every model."""
-
-
-def make_engine(url: str) -> sa.Engine:
-    """An engine tuned for the backend: SQLite gets WAL, foreign keys and a busy timeout."""
-    if url.startswith("sqlite"):
-        database = sa.engine.make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
-
-        @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):
-            # pysqlite's own BEGIN handling defers locks; BEGIN IMMEDIATE below takes the
-            # write lock up front so concurrent allocations serialize instead of deadlocking
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        @sa.event.listens_for(engine, "begin")
-        def _sqlite_begin(connection):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+from gateway.database import make_engine
 
 
 def init_app(app: Flask) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gateway.db import Base
+from gateway.database import Base
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 

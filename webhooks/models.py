@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gateway.db import Base
+from gateway.database import Base
 from gateway.models import UTCDateTime, new_id, utcnow
 
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"

@@ -19,7 +19,7 @@ from rq import Queue
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import config as gateway_config
-from gateway.db import make_engine
+from gateway.database import make_engine
 from webhooks import models as _models  # noqa: F401  (registers the tables)
 from webhooks import schedule, ssrf
 

@@ -2,8 +2,9 @@
 
 from alembic import context
 
+import webhooks.models  # noqa: F401  (registers the webhook tables)
 from gateway import models  # noqa: F401  (registers the tables)
-from gateway.db import Base, make_engine
+from gateway.database import Base, make_engine
 
 config = context.config
 connection = config.attributes.get("connection")

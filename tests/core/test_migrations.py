@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import webhooks.models  # noqa: F401  (registers the webhook tables)
-from gateway.db import Base
+from gateway.database import Base
 from gateway.migrate import alembic_config
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from gateway import migrate
-from gateway.db import Base
+from gateway.database import Base
 
 POSTGRES_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
