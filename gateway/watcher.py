@@ -177,7 +177,7 @@ class Watcher:
                     ),
                 )
             )
-            watched.update(rows.tuples().all())
+            watched.update((address, order_id) for address, order_id in rows)
         return watched
 
     def release(self) -> None:
