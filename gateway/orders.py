@@ -115,7 +115,9 @@ def recompute(session: Session, order: Order, now: datetime | None = None) -> No
     if order.overpaid and not was_overpaid:
         events.record(session, order.merchant_id, "order.overpaid", serialize(order))
 
-    if order.status in ("cancelled", "expired"):
+    if order.status == "cancelled":
+        return  # money after cancelling is recorded and flagged; the merchant decides
+    if order.status == "expired" and sum(p.amount for p in live if not p.late) < order.amount:
         return  # late money is recorded and flagged; the merchant decides what to do
     if confirmed >= order.amount:
         target = "paid"

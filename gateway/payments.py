@@ -33,13 +33,17 @@ def record(
             Payment.log_index == transfer.log_index,
         )
         .with_for_update()
-    )
+    ) or _moved(session, chain, transfer)
     if payment is not None:
-        if payment.status == "confirmed" or payment.block_hash == transfer.block_hash:
+        if payment.status == "confirmed":
             return None
-        # the same transfer in another block: the chain reorganised around it
+        if payment.status == "confirming" and payment.block_hash == transfer.block_hash:
+            return None  # a rescan of what we already have
+        # reverted and found again (re-included, or the chain flipped back), or moved to
+        # another block: the same transfer, counted in place
         was_reverted = payment.status == "reverted"
         payment.block_number, payment.block_hash = transfer.block_number, transfer.block_hash
+        payment.log_index = transfer.log_index
         payment.status, payment.reverted_at = "confirming", None
         if not was_reverted:
             return None
@@ -62,6 +66,30 @@ def record(
     session.flush()
     _announce(session, payment, "payment.received")
     return payment
+
+
+def _moved(session: Session, chain: str, transfer: Transfer) -> Payment | None:
+    """The unconfirmed payment this transfer already is, re-mined under another log index.
+
+    On EVM chains a log's index counts across the whole block, so a transaction that a
+    reorg puts in another block usually gets a new one. Without this lookup the same
+    money would count twice until the stale copy is reverted.
+    """
+    return session.scalar(
+        sa.select(Payment)
+        .where(
+            Payment.chain == chain,
+            Payment.tx_hash == transfer.tx_hash,
+            Payment.block_hash != transfer.block_hash,
+            Payment.status != "confirmed",
+            Payment.from_address == transfer.from_address,
+            Payment.to_address == transfer.to_address,
+            Payment.amount == transfer.amount,
+        )
+        .order_by(Payment.log_index)
+        .limit(1)
+        .with_for_update()
+    )
 
 
 def _is_late(order: Order, transfer: Transfer, seen_at: datetime) -> bool:
@@ -93,6 +121,8 @@ def settle(session: Session, chain: str, driver: ChainDriver, confirmed_head: in
         if payment.block_number not in hashes:
             hashes[payment.block_number] = driver.block_hash(payment.block_number)
         canonical = hashes[payment.block_number]
+        if canonical is None:
+            continue  # the node does not know the block (yet): unknown is not gone
         if canonical != payment.block_hash:
             _revert(session, payment)
             if reverted_from < 0:

@@ -73,16 +73,16 @@ class Watcher:
         """Scan the next range; raises NotOwner while another watcher holds the chain."""
         # the head is read before the watched set, so any order paid in a block up to
         # the head was committed before we look for orders: none can slip through
+        read_at = utcnow()
         head = self.driver.head()
         confirmed_head = self.driver.confirmed_head(head)
         with self.sessions() as session, session.begin():
             cursor = self._lease(session, head)
-            result = StepResult(start=cursor.next_block, head=head)
             if cursor.last_hash is not None and cursor.next_block > 0:
                 current = self.driver.block_hash(cursor.next_block - 1)
                 if current != cursor.last_hash:
                     self._rewind(cursor, confirmed_head)
-                    result.start = cursor.next_block
+            result = StepResult(start=cursor.next_block, head=head)
             end = min(head, cursor.next_block + self.driver.max_block_range - 1)
             if end >= cursor.next_block:
                 # the end's hash is read first: a reorg during the scan changes it, and the
@@ -101,9 +101,9 @@ class Watcher:
                 cursor.next_block, cursor.last_hash = reverted_from, None
             result.caught_up = cursor.next_block > head
             if result.caught_up:
-                # every block up to the head is scanned, so an order without money by
-                # the time that head was read has really expired
-                orders.expire_due(session, chain=self.chain)
+                # every block up to the head is scanned, so an order still without money
+                # when that head was read has really expired
+                orders.expire_due(session, now=read_at, chain=self.chain)
         return result
 
     def _lease(self, session: Session, head: int) -> ChainCursor:

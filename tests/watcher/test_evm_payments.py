@@ -218,3 +218,78 @@ def test_a_second_watcher_stays_idle(shop):
         second.step()
     first.release()
     second.step()
+
+
+class LaggingOnce:
+    """A driver whose block_hash answers None once for one block, like a lagging backend."""
+
+    def __init__(self, inner, block: int):
+        self.inner, self.block, self.fired = inner, block, False
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def block_hash(self, number: int):
+        if number == self.block and not self.fired:
+            self.fired = True
+            return None
+        return self.inner.block_hash(number)
+
+
+def test_an_unknown_block_hash_never_reverts_a_payment(shop):
+    from gateway.chains import drivers
+
+    order = shop.order("10")
+    shop.pay(order, 10 * USDT)
+    shop.sync()
+    block = shop.payments()[0].block_number
+    with shop.app.app_context():
+        real = drivers()["devnet"]
+    shop.watcher(driver=LaggingOnce(real, block)).step()
+    assert [p.status for p in shop.payments()] == ["confirming"]
+    shop.devnet.mine(3)
+    shop.sync()
+    assert shop.get(order["id"])["status"] == "paid"
+
+
+def test_reincluded_with_another_log_index_is_never_counted_twice(shop):
+    devnet = shop.devnet
+    devnet.mint(devnet.usdt, devnet.accounts[1].address, 100 * USDT)
+    order, other = shop.order("10"), shop.order("1")
+    before = devnet.snapshot()
+    raw = devnet.signed_transfer(devnet.usdt, 0, order["address"], 10 * USDT)
+    devnet.send_raw(raw)
+    shop.sync()
+    devnet.revert(before)
+    # the new chain mines another transfer first, so ours gets log index 1 instead of 0
+    devnet.rpc("evm_setAutomine", False)
+    devnet.w3.eth.send_raw_transaction(
+        devnet.signed_transfer(devnet.usdt, 1, other["address"], USDT)
+    )
+    devnet.w3.eth.send_raw_transaction(raw)
+    devnet.rpc("evm_mine")
+    devnet.rpc("evm_setAutomine", True)
+    devnet.mine(4)
+    shop.sync()
+    shop.sync()
+    state = shop.get(order["id"])
+    assert (state["status"], state["amount_confirmed"], state["overpaid"]) == ("paid", "10", False)
+    assert "order.overpaid" not in shop.events(order["id"])
+
+
+def test_an_on_time_payment_reverted_after_expiry_pays_the_order_when_reincluded(shop):
+    devnet = shop.devnet
+    order = shop.order("10")
+    before = devnet.snapshot()
+    raw = devnet.signed_transfer(devnet.usdt, 0, order["address"], 10 * USDT)
+    devnet.send_raw(raw)
+    shop.sync()
+    shop.expire_now(order["id"])  # the expiry passes while it waits for confirmations
+    devnet.revert(before)
+    devnet.mine(2)
+    shop.sync()
+    devnet.send_raw(raw)  # mined again, as wallets and mempools do
+    devnet.mine(4)
+    shop.sync()
+    shop.sync()
+    assert shop.get(order["id"])["status"] == "paid"
