@@ -73,6 +73,14 @@ def _string_list(value: Any) -> list[str]:
     return value
 
 
+def _amount(value: Any) -> str:
+    from gateway.money import MAX_DECIMALS, to_base_units
+
+    text = _string(value)
+    to_base_units(text, MAX_DECIMALS)  # ValueError says what is wrong
+    return text
+
+
 def _choice(*options: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if value not in options:
@@ -103,7 +111,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "orders": {
         "default_expiry_minutes": (_positive_int, 60),
         "max_expiry_minutes": (_positive_int, 7 * 24 * 60),
-        "max_amount": (_string, "1000000000"),
+        "max_amount": (_amount, "1000000000"),
         "max_metadata_bytes": (_positive_int, 4096),
         "late_grace_minutes": (_non_negative_int, 24 * 60),
     },

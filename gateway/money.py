@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import re
 
-_AMOUNT = re.compile(r"^(0|[1-9][0-9]*)(?:\.([0-9]+))?$")
+MAX_DECIMALS = 18  # the most any USDT deployment uses (BSC)
+
+_AMOUNT = re.compile(r"(0|[1-9][0-9]*)(?:\.([0-9]+))?")
 
 
 def to_base_units(text: str, decimals: int) -> int:
     """Parse a plain decimal string such as ``"12.50"``; ValueError says what is wrong."""
     if not isinstance(text, str):
         raise ValueError('must be a decimal string such as "12.50"')
-    match = _AMOUNT.match(text)
+    if len(text) > 100:  # before any int(): Python refuses to parse 4,300+ digits
+        raise ValueError("is too long")
+    match = _AMOUNT.fullmatch(text)
     if not match:
         raise ValueError('must be a decimal string such as "12.50"')
     whole, fraction = match.group(1), match.group(2) or ""

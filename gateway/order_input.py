@@ -9,7 +9,7 @@ from typing import Any
 from gateway.chains import drivers
 from gateway.errors import fail, field_error
 from gateway.models import utcnow
-from gateway.money import to_base_units
+from gateway.money import MAX_DECIMALS, to_base_units
 from gateway.orders import NewOrder
 from plugins.base import ChainDriver, DriverError
 
@@ -49,6 +49,7 @@ def _amount(text: str, decimals: int, max_amount: str) -> int:
         field_error("amount", str(exc))
     if amount <= 0:
         field_error("amount", "must be greater than zero")
-    if amount > to_base_units(max_amount, decimals):
+    # compared at 18 decimals: the configured maximum may be finer than this token
+    if amount * 10 ** (MAX_DECIMALS - decimals) > to_base_units(max_amount, MAX_DECIMALS):
         field_error("amount", f"larger than the maximum of {max_amount}")
     return amount

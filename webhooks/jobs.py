@@ -105,9 +105,18 @@ def send(rt: Runtime, message: Message) -> Outcome:
             raw = response.raw.read(EXCERPT_BYTES, decode_content=True) or b""
             outcome.excerpt = raw.decode("utf-8", errors="replace")
     except requests.RequestException as exc:
-        outcome.error = f"{type(exc).__name__}: {exc}"[:500]
+        outcome.error = _describe(exc)
     outcome.latency_ms = int((time.monotonic() - clock) * 1000)
     return outcome
+
+
+def _describe(exc: requests.RequestException) -> str:
+    """What went wrong, without the URL: its path or query may carry the shop's token."""
+    if isinstance(exc, requests.Timeout):
+        return f"{type(exc).__name__}: no answer in time"
+    if isinstance(exc, requests.ConnectionError):
+        return f"{type(exc).__name__}: could not connect"
+    return type(exc).__name__
 
 
 def _claim(conn: sa.Connection, rt: Runtime, delivery_id: str) -> Message | None:

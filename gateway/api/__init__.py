@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_smorest import Api
 
+from gateway.api.base import Api, refuse_nul
 from gateway.api.orders.resources import blp as orders_blp
 from gateway.api.webhooks.resources import deliveries_blp, endpoints_blp
 
@@ -36,6 +36,7 @@ def init_app(app: Flask) -> Api:
         },
     )
     api = Api(app)
+    app.before_request(refuse_nul)
     api.register_blueprint(orders_blp, url_prefix="/api/v1/orders")
     api.register_blueprint(endpoints_blp, url_prefix="/api/v1/webhook-endpoints")
     api.register_blueprint(deliveries_blp, url_prefix="/api/v1/webhook-deliveries")

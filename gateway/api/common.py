@@ -48,11 +48,18 @@ def page(
     model: Any,
     args: dict[str, Any],
     serialize: Callable[[Any], dict[str, Any]],
+    merchant_id: str,
 ) -> dict[str, Any]:
-    """One page of ``query`` (already scoped to the merchant), newest first."""
+    """One page of ``query`` (already scoped to the merchant), newest first.
+
+    The cursor is looked up among all the merchant's rows, not only the filtered ones,
+    so a row that changed state between two pages does not break the next one.
+    """
     if args.get("starting_after"):
         cursor = session.scalar(
-            query.with_only_columns(model.seq).where(model.id == args["starting_after"])
+            sa.select(model.seq).where(
+                model.id == args["starting_after"], model.merchant_id == merchant_id
+            )
         )
         if cursor is None:
             fail(

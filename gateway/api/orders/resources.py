@@ -8,10 +8,10 @@ import marshmallow as ma
 import sqlalchemy as sa
 from flask import current_app, g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from gateway import db, orders
 from gateway.addresses import NoXpub
+from gateway.api.base import Blueprint
 from gateway.api.common import ApiErrorSchema, page
 from gateway.api.orders.schemas import (
     OrderCreateSchema,
@@ -59,7 +59,7 @@ class Orders(MethodView):
             query = query.where(Order.created_at >= args["created_gte"])
         if "created_lt" in args:
             query = query.where(Order.created_at < args["created_lt"])
-        return page(db.session(), query, Order, args, orders.serialize)
+        return page(db.session(), query, Order, args, orders.serialize, g.merchant_id)
 
     @require("orders:write")
     @blp.arguments(OrderCreateSchema)

@@ -8,10 +8,10 @@ import marshmallow as ma
 import sqlalchemy as sa
 from flask import current_app, g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy.orm import selectinload
 
 from gateway import db
+from gateway.api.base import Blueprint
 from gateway.api.common import ApiErrorSchema, ListArgs, page
 from gateway.api.webhooks.schemas import (
     DeliveryDetailSchema,
@@ -81,7 +81,9 @@ class Endpoints(MethodView):
     def get(self, args: dict[str, Any]):
         """List webhook endpoints, newest first"""
         query = sa.select(WebhookEndpoint).where(WebhookEndpoint.merchant_id == g.merchant_id)
-        return page(db.session(), query, WebhookEndpoint, args, endpoints.serialize_endpoint)
+        return page(
+            db.session(), query, WebhookEndpoint, args, endpoints.serialize_endpoint, g.merchant_id
+        )
 
     @require("webhooks:write")
     @endpoints_blp.arguments(EndpointCreateSchema)
@@ -185,7 +187,9 @@ class Deliveries(MethodView):
         for name in ("endpoint_id", "event_id", "status"):
             if name in args:
                 query = query.where(getattr(Delivery, name) == args[name])
-        return page(db.session(), query, Delivery, args, endpoints.serialize_delivery)
+        return page(
+            db.session(), query, Delivery, args, endpoints.serialize_delivery, g.merchant_id
+        )
 
 
 @deliveries_blp.route("/<string:delivery_id>")
