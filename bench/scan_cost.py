@@ -67,12 +67,14 @@ class Setup:
 
 
 def scan(driver: ChainDriver, start: int, end: int, watched: set[str]) -> int:
-    """The watcher's scan: transfers per chunk, matched locally; how many matched."""
+    """The watcher's scan: transfers per chunk, recipients matched against the watched set
+    (the watcher looks them up in its database the same way); how many matched."""
     matched = 0
     cursor = start
     while cursor <= end:
         chunk_end = min(end, cursor + driver.max_block_range - 1)
-        matched += sum(1 for t in driver.transfers(cursor, chunk_end) if t.to_address in watched)
+        found = driver.transfers(cursor, chunk_end, lambda seen: seen & watched)
+        matched += sum(1 for t in found if t.to_address in watched)
         cursor = chunk_end + 1
     return matched
 

@@ -91,8 +91,14 @@ class Watcher:
                 if end_hash is None:
                     # a backend behind the provider's balancer lags the one that gave the head
                     raise DriverError(f"block {end} is not available on the node yet")
-                transfers = self.driver.transfers(cursor.next_block, end)
-                result.payments = self._match(session, transfers)
+                watched: dict[str, str] = {}
+
+                def match(recipients: set[str]) -> set[str]:
+                    watched.update(self._watched(session, recipients))
+                    return set(watched)
+
+                transfers = self.driver.transfers(cursor.next_block, end, match)
+                result.payments = self._record(session, transfers, watched)
                 result.end = end
                 cursor.next_block, cursor.last_hash = end + 1, end_hash
             reverted_from = payments.settle(session, self.chain, self.driver, confirmed_head)
@@ -134,16 +140,14 @@ class Watcher:
         )
         cursor.next_block, cursor.last_hash = target, None
 
-    def _match(self, session: Session, transfers) -> int:
-        if not transfers:
-            return 0
-        by_address = self._watched(session, {t.to_address for t in transfers})
-        found = [t for t in transfers if t.to_address in by_address]
-        orders_by_id = payments.for_orders(session, {by_address[t.to_address] for t in found})
+    def _record(self, session: Session, transfers, watched: dict[str, str]) -> int:
+        """Store the transfers to watched addresses as payments; how many were new."""
+        found = [t for t in transfers if t.to_address in watched]
+        orders_by_id = payments.for_orders(session, {watched[t.to_address] for t in found})
         now = utcnow()
         counted = 0
         for transfer in found:
-            order = orders_by_id[by_address[transfer.to_address]]
+            order = orders_by_id[watched[transfer.to_address]]
             if payments.record(session, self.chain, order, transfer, now) is not None:
                 counted += 1
                 log.info(

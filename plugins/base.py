@@ -9,6 +9,7 @@ or the gateway core; the core never imports a concrete driver.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -51,6 +52,10 @@ class Transfer:
     timestamp: int | None = None
 
 
+#: Given every recipient seen in a range, returns the ones the gateway watches.
+Matcher = Callable[[set[str]], set[str]]
+
+
 @runtime_checkable
 class ChainDriver(Protocol):
     """What every chain driver provides. Addresses are returned in canonical form."""
@@ -90,8 +95,13 @@ class ChainDriver(Protocol):
     def block_hash(self, number: int) -> str | None:
         """Hash (id) of the canonical block ``number``, or None when there is none yet."""
 
-    def transfers(self, start: int, end: int) -> list[Transfer]:
-        """Every successful token transfer in blocks ``start..end`` inclusive."""
+    def transfers(self, start: int, end: int, match: Matcher | None = None) -> list[Transfer]:
+        """Every successful token transfer in blocks ``start..end`` inclusive.
+
+        ``match(recipients)`` returns the recipients the caller watches; when given, only
+        transfers to those are needed, so a driver can skip work for the rest. It is
+        called at most once per call, with every recipient seen in the range.
+        """
 
 
 class Registry:

@@ -21,7 +21,7 @@ from web3 import Web3
 from web3.exceptions import BlockNotFound, Web3Exception, Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
 
-from plugins.base import DriverConfigError, DriverError, RateLimited, Transfer
+from plugins.base import DriverConfigError, DriverError, Matcher, RateLimited, Transfer
 from plugins.hd import child_address
 
 T = TypeVar("T")
@@ -259,7 +259,7 @@ class EvmDriver:
 
         return self._request("eth_getBlockByNumber", fetch)
 
-    def transfers(self, start: int, end: int) -> list[Transfer]:
+    def transfers(self, start: int, end: int, match: Matcher | None = None) -> list[Transfer]:
         """Every token Transfer log in blocks ``start..end``, by (block, log index)."""
         if start < 0 or end < start:
             raise ValueError(f"bad block range {start}..{end}")
@@ -271,6 +271,10 @@ class EvmDriver:
             found.extend(self._transfers_in(cursor, window_end))
             cursor = window_end + 1
         found.sort(key=lambda t: (t.block_number, t.log_index))
+        if match is not None:
+            # the logs are already here: filtering saves the caller work, not RPC calls
+            wanted = match({t.to_address for t in found})
+            found = [t for t in found if t.to_address in wanted]
         return found
 
     # -- internals ----------------------------------------------------------------

@@ -31,7 +31,7 @@ from tronpy.exceptions import (
 )
 from tronpy.providers import HTTPProvider
 
-from plugins.base import DriverConfigError, DriverError, RateLimited, Transfer
+from plugins.base import DriverConfigError, DriverError, Matcher, RateLimited, Transfer
 from plugins.hd import child_address
 
 log = logging.getLogger(__name__)
@@ -242,37 +242,59 @@ class TronDriver:
         block = self._call("wallet/getblockbynum", {"num": number})
         return block.get("blockID") or None
 
-    def transfers(self, start: int, end: int) -> list[Transfer]:
-        """Successful token transfers in blocks ``start..end``; all or an exception, never part."""
+    def transfers(self, start: int, end: int, match: Matcher | None = None) -> list[Transfer]:
+        """Successful token transfers in blocks ``start..end``; all or an exception, never part.
+
+        One receipts request per block, one header for the range's end, and one header per
+        block holding a transfer that ``match`` keeps (or any transfer without ``match``).
+        """
         if start < 0 or end < start:
             raise ValueError(f"bad block range {start}..{end}")
-        found: list[Transfer] = []
-        for number in range(start, end + 1):
-            found.extend(self._block_transfers(number))
-        return found
+        # [] answers both an empty block and one the node lacks (a lagging backend behind
+        # a balancer); once the end exists, every block below it does
+        if self.block_hash(end) is None:
+            raise DriverError(f"block {end} is not available on the node yet")
+        by_block = {n: self._receipt_transfers(n) for n in range(start, end + 1)}
+        wanted = None
+        if match is not None:
+            wanted = match({t.to_address for found in by_block.values() for t in found})
+        result: list[Transfer] = []
+        for number, found in by_block.items():
+            kept = [t for t in found if wanted is None or t.to_address in wanted]
+            if kept:
+                result.extend(self._tie_to_block(number, kept, wanted))
+        return result
 
     # ---- internals ----
 
-    def _block_transfers(self, number: int) -> list[Transfer]:
-        """One block's transfers, tied to the blockID the receipts really belong to."""
+    def _receipt_transfers(self, number: int) -> list[Transfer]:
+        """The token transfers in one block's receipts (block hash not yet known)."""
+        receipts = self._call("wallet/gettransactioninfobyblocknum", {"num": number})
+        if not isinstance(receipts, list):  # {} answers num <= 0 (genesis has no receipts)
+            return []
+        return [t for r in receipts for t in self._decode(r, number)]
+
+    def _tie_to_block(
+        self, number: int, transfers: list[Transfer], wanted: set[str] | None
+    ) -> list[Transfer]:
+        """Stamp transfers with the blockID their receipts really belong to."""
         for _ in range(BLOCK_RETRIES):
-            receipts = self._call("wallet/gettransactioninfobyblocknum", {"num": number})
-            if not isinstance(receipts, list):  # {} answers num <= 0 (genesis has no receipts)
-                return []
-            if not receipts and self.block_hash(number) is None:
-                # [] also answers a block the node does not have yet (a lagging backend
-                # behind a load balancer): reporting it empty would skip it for good
-                raise DriverError(f"block {number} is not available on the node yet")
-            transfers = [t for r in receipts for t in self._decode(r, number)]
-            if not transfers:
-                return []  # nothing to report: no need for the block header
             block = self._call("wallet/getblockbynum", {"num": number})
+            if not block.get("blockID"):
+                raise DriverError(f"block {number} vanished while being read")
             # Receipts carry no blockID. If the block was replaced between the two reads,
             # its transactions differ from the receipts' and we read both again.
             tx_ids = {tx.get("txID") for tx in block.get("transactions", ())}
-            if block.get("blockID") and all(t.tx_hash in tx_ids for t in transfers):
+            if all(t.tx_hash in tx_ids for t in transfers):
                 return [replace(t, block_hash=block["blockID"]) for t in transfers]
             log.info("tron %s: block %d changed while being read, reading again", self.name, number)
+            transfers = [
+                t
+                for t in self._receipt_transfers(number)
+                if wanted is None or t.to_address in wanted
+            ]
+            if not transfers:
+                return []
         raise DriverError(f"block {number} kept changing while being read")
 
     def _decode(self, receipt: Mapping[str, Any], number: int) -> list[Transfer]:

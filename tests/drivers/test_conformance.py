@@ -205,6 +205,25 @@ def test_transfers_are_exactly_the_payments(harness: DriverHarness, driver: Chai
     assert_well_formed(driver, found, start, end)
 
 
+def test_match_keeps_only_watched_recipients_and_is_asked_once(
+    harness: DriverHarness, driver: ChainDriver
+) -> None:
+    start, end, made = pay_three(harness, driver)
+    bob = harness.recipient(1)
+    asked: list[set[str]] = []
+
+    def match(recipients: set[str]) -> set[str]:
+        asked.append(set(recipients))
+        return recipients & {bob}
+
+    found = driver.transfers(start, end, match)
+
+    assert [(t.to_address, t.amount) for t in found] == [(bob, 2 * USDT)]
+    assert found == [t for t in driver.transfers(start, end) if t.to_address == bob]
+    assert len(asked) == 1 and asked[0] >= {to for to, _ in made.values()}
+    assert_well_formed(driver, found, start, end)
+
+
 def test_other_tokens_and_failed_transfers_are_absent(
     harness: DriverHarness, driver: ChainDriver
 ) -> None:

@@ -189,7 +189,9 @@ def test_persistent_rate_limit_raises(tron_node: TronNode, tron_driver: TronDriv
     tron_node.rate_limit(50, status=429)
     with pytest.raises(RateLimited):
         tron_driver.transfers(1, 2)
-    assert tron_node.count("/wallet/gettransactioninfobyblocknum") == 4  # 1 try + 3 retries
+    # the range starts with its end block's header: 1 try + 3 retries, then it gives up
+    assert tron_node.count("/wallet/getblockbynum") == 4
+    assert tron_node.count("/wallet/gettransactioninfobyblocknum") == 0
 
 
 def test_long_retry_after_is_handed_to_the_watcher(
