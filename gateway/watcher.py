@@ -14,7 +14,7 @@ import random
 import socket
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -236,8 +236,3 @@ class Watcher:
 def _backoff(failures: int) -> float:
     return min(MAX_BACKOFF, 0.5 * 2 ** min(failures, 8)) * random.uniform(0.5, 1.0)
 
-
-def expire_all(sessions: sessionmaker, now: datetime | None = None) -> int:
-    """Expire due orders on every chain (for chains with no running watcher)."""
-    with sessions() as session, session.begin():
-        return orders.expire_due(session, now=now)
