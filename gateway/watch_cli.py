@@ -13,6 +13,7 @@ from flask.cli import with_appcontext
 
 from gateway.chains import drivers
 from gateway.watcher import Watcher
+from plugins.base import DriverError
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,24 @@ def watch(chains: tuple[str, ...]) -> None:
         )
         thread.start()
         threads.append(thread)
-        log.info("watching %s", name)
+        _announce(name, available[name])
     while any(t.is_alive() for t in threads):
         for thread in threads:
             thread.join(timeout=0.5)
     log.info("watcher stopped")
+
+
+def _announce(name: str, driver) -> None:
+    """Say what is watched; reading the decimals now checks the token and the node early."""
+    try:
+        decimals = driver.decimals()
+    except DriverError as exc:
+        log.warning("watching %s; its node does not answer yet (%s)", name, exc)
+        return
+    log.info(
+        "watching %s: token %s (%s decimals), %s confirmations",
+        name,
+        driver.token_address(),
+        decimals,
+        driver.confirmations,
+    )
