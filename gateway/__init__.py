@@ -16,7 +16,7 @@ def create_app(config: Mapping[str, Any] | None = None, registry: Registry | Non
     from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from gateway import api, chains, cli, db, errors, logs
+    from gateway import api, chains, checkout, cli, db, errors, logs
     from gateway import config as settings
 
     app = Flask(__name__, instance_relative_config=True)
@@ -34,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None, registry: Registry | Non
     db.init_app(app)
     chains.init_app(app, registry)
     api.init_app(app)
+    checkout.init_app(app)
     errors.init_app(app)  # after the Api, whose own error handler it replaces
     cli.init_app(app)
     return app

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from gateway import addresses, events
 from gateway.models import ChainCursor, Order, Payment, utcnow
@@ -18,6 +18,8 @@ from plugins.base import ChainDriver
 OPEN = ("pending", "confirming")
 TERMINAL = ("paid", "cancelled")
 STATUSES = ("pending", "confirming", "paid", "expired", "cancelled")
+# Session.info key: the public URL the hosted checkout page of an order id is appended to
+CHECKOUT_PREFIX = "checkout_url_prefix"
 
 
 class InvalidState(Exception):
@@ -163,6 +165,7 @@ def serialize(order: Order) -> dict[str, Any]:
         "late": order.late,
         "address": order.address,
         "payment_uri": order.payment_uri,
+        "checkout_url": checkout_url(order),
         "metadata": order.meta,
         "expires_at": _iso(order.expires_at),
         "created_at": _iso(order.created_at),
@@ -170,6 +173,23 @@ def serialize(order: Order) -> dict[str, Any]:
         "paid_at": _iso(order.paid_at),
         "cancelled_at": _iso(order.cancelled_at),
     }
+
+
+def link_checkout(sessions: sessionmaker, prefix: str) -> None:
+    """Have orders loaded through ``sessions`` serialize with ``prefix + id`` as checkout_url.
+
+    The prefix travels in each session's ``info``, so every process that builds the app
+    (web, watcher) puts the same link in API answers and webhook events alike, and the
+    services keep knowing nothing of HTTP or of the app.
+    """
+    sessions.configure(info={**sessions.kw.get("info", {}), CHECKOUT_PREFIX: prefix})
+
+
+def checkout_url(order: Order) -> str | None:
+    """The buyer's hosted payment page; None where no checkout page is configured."""
+    session = object_session(order)
+    prefix = session.info.get(CHECKOUT_PREFIX) if session is not None else None
+    return None if prefix is None else prefix + order.id
 
 
 def serialize_payment(payment: Payment, decimals: int) -> dict[str, Any]:

@@ -49,6 +49,7 @@ def test_create_answers_address_amount_and_uri(client, merchant, devnet):
     assert order["payment_uri"] == (
         f"ethereum:{devnet.usdt}@31337/transfer?address={expected}&uint256=12500000"
     )
+    assert order["checkout_url"] == f"http://127.0.0.1:5000/pay/{order['id']}"
     assert order["metadata"] == {"cart": [1, 2]}
     assert order["amount_received"] == "0"
     assert order["expires_at"] > order["created_at"]

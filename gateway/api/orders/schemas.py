@@ -57,6 +57,10 @@ class OrderSchema(ma.Schema):
         metadata={"description": "Deposit address, used by this order only."}
     )
     payment_uri = ma.fields.String()
+    checkout_url = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "Hosted page where the buyer pays this order."},
+    )
     metadata = ma.fields.Dict()
     expires_at = ma.fields.String(metadata={"format": "date-time"})
     created_at = ma.fields.String(metadata={"format": "date-time"})
