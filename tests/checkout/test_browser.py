@@ -85,3 +85,5 @@ def test_partial_payment_is_shown_live(server, buyer, page):
     expect(page.locator("#pay-amount")).to_have_text("6")
     expect(page.locator('[data-field="amount_remaining"]')).to_have_text("6")
     expect(page.locator("[data-partial]")).to_be_visible()
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.screenshot(path=str(SHOTS / "checkout-partial-desktop.png"), full_page=True)

@@ -34,6 +34,8 @@
         setText(name, state[name]);
       }
     );
+    root.querySelector("[data-summary]").hidden =
+      state.status === "pending" && state.amount_received === "0";
     var partial = root.querySelector("[data-partial]");
     partial.hidden = state.amount_received === "0" || state.amount_remaining === "0";
     root.querySelectorAll("[data-when]").forEach(function (node) {
