@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import requests
 import sqlalchemy as sa
 
-from gateway.models import Event, utcnow
+from gateway.models import Event, UTCDateTime, new_id, utcnow
 from webhooks import schedule, signing
 from webhooks.models import (
     EXCERPT_BYTES,
@@ -68,8 +69,8 @@ def payload(type_: str, created_at: datetime, data: dict[str, Any]) -> bytes:
 def deliver(delivery_id: str) -> str:
     """Make one attempt at a delivery if it is due and unclaimed; return what happened."""
     rt = current()
-    # one connection for both transactions: a pool checkout (and its ping) costs a round trip
-    with rt.engine.connect() as conn:
+    # one connection for the claim and the record: a checkout (and its ping) costs a round trip
+    with rt.job_engine.connect() as conn:
         message = _claim(conn, rt, delivery_id)
         if message is None:
             return "skipped"
@@ -115,52 +116,170 @@ def _describe(exc: requests.RequestException) -> str:
     if isinstance(exc, requests.Timeout):
         return f"{type(exc).__name__}: no answer in time"
     if isinstance(exc, requests.ConnectionError):
+        if _refused_by_guard(exc):
+            return f"{type(exc).__name__}: refused to send to a non-public address"
         return f"{type(exc).__name__}: could not connect"
     return type(exc).__name__
+
+
+# how webhooks.ssrf words its refusal of a private peer at connect time
+_GUARD_REFUSAL = "refused to send to non-public address"
+
+
+def _refused_by_guard(exc: BaseException) -> bool:
+    """Whether the SSRF guard refused the peer (urllib3 wraps its error a few times)."""
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if str(item).startswith(_GUARD_REFUSAL):
+            return True
+        pending += [*item.args, item.__cause__, item.__context__, getattr(item, "reason", None)]
+    return False
+
+
+# The statements of an attempt are built once: building and cache-keying a statement costs
+# more than SQLite takes to run it. Bound parameter names differ from column names (SQLAlchemy
+# reserves those for SET clauses).
+_deliveries = Delivery.__table__
+_endpoints = WebhookEndpoint.__table__
+_events = Event.__table__
+_attempts = DeliveryAttempt.__table__
+
+_NOW = sa.bindparam("p_now", type_=UTCDateTime)
+_CLAIMABLE = (
+    _deliveries.c.id == sa.bindparam("p_id"),
+    _deliveries.c.status == PENDING,
+    _deliveries.c.next_attempt_at <= _NOW,
+    sa.or_(_deliveries.c.lease_until.is_(None), _deliveries.c.lease_until < _NOW),
+)
+_TAKE = {"lease_until": sa.bindparam("p_lease", type_=UTCDateTime), "enqueued_at": None}
+_ENDPOINT_COLUMNS = (
+    _endpoints.c.url,
+    _endpoints.c.enabled,
+    _endpoints.c.secret,
+    _endpoints.c.previous_secret,
+    _endpoints.c.previous_secret_expires_at,
+    _endpoints.c.failing_since,
+)
+_EVENT_COLUMNS = (_events.c.type, _events.c.data, _events.c.created_at)
+
+# PostgreSQL: take the lease and read what the attempt sends in one statement (and, as the
+# job's connection autocommits, one round trip); the row lock makes a second claim wait and
+# then find the lease taken.
+_CLAIM_JOINED = (
+    sa.update(_deliveries)
+    .where(
+        *_CLAIMABLE,
+        _endpoints.c.id == _deliveries.c.endpoint_id,
+        _events.c.id == _deliveries.c.event_id,
+    )
+    .values(_TAKE)
+    .returning(
+        _deliveries.c.attempt_count,
+        _deliveries.c.endpoint_id,
+        _deliveries.c.event_id,
+        *_ENDPOINT_COLUMNS,
+        *_EVENT_COLUMNS,
+    )
+)
+
+
+def _from(table: sa.Table, column: sa.Column, key: sa.Column) -> sa.Label:
+    return (
+        sa.select(column)
+        .where(table.c.id == key)
+        .correlate(_deliveries)
+        .scalar_subquery()
+        .label(column.name)
+    )
+
+
+# SQLite: its RETURNING may not name the tables of an UPDATE ... FROM, but may hold
+# correlated subqueries; still one statement in the job's transaction.
+_CLAIM_SUBQUERIES = (
+    sa.update(_deliveries)
+    .where(*_CLAIMABLE)
+    .values(_TAKE)
+    .returning(
+        _deliveries.c.attempt_count,
+        _deliveries.c.endpoint_id,
+        _deliveries.c.event_id,
+        *(_from(_endpoints, c, _deliveries.c.endpoint_id) for c in _ENDPOINT_COLUMNS),
+        *(_from(_events, c, _deliveries.c.event_id) for c in _EVENT_COLUMNS),
+    )
+)
+
+_DISABLED = (
+    sa.update(_deliveries)
+    .where(_deliveries.c.id == sa.bindparam("p_id"))
+    .values(status=FAILED, lease_until=None, last_error="the endpoint is disabled")
+)
+
+# The outcome of an attempt. Only a success sets delivered_at and only a retry sets
+# next_attempt_at; otherwise both keep their value.
+_RESULT = (
+    sa.update(_deliveries)
+    .where(_deliveries.c.id == sa.bindparam("p_id"))
+    .values(
+        attempt_count=sa.bindparam("p_attempts", type_=sa.Integer),
+        last_status_code=sa.bindparam("p_status_code", type_=sa.Integer),
+        last_error=sa.bindparam("p_error", type_=sa.String),
+        lease_until=None,
+        status=sa.bindparam("p_status", type_=sa.String),
+        next_attempt_at=sa.func.coalesce(
+            sa.bindparam("p_next", type_=UTCDateTime), _deliveries.c.next_attempt_at
+        ),
+        delivered_at=sa.func.coalesce(
+            sa.bindparam("p_delivered", type_=UTCDateTime), _deliveries.c.delivered_at
+        ),
+    )
+)
+_ATTEMPT_VALUES = (
+    sa.bindparam("p_attempt_id", type_=sa.String),
+    sa.bindparam("p_started", type_=UTCDateTime),
+    sa.bindparam("p_status_code", type_=sa.Integer),
+    sa.bindparam("p_latency", type_=sa.Integer),
+    sa.bindparam("p_excerpt", type_=sa.Text),
+    sa.bindparam("p_error", type_=sa.String),
+)
+_ATTEMPT_COLUMNS = ("id", "started_at", "status_code", "latency_ms", "response_excerpt", "error")
+_ATTEMPT = sa.insert(_attempts).values(
+    delivery_id=sa.bindparam("p_id", type_=sa.String),
+    **dict(zip(_ATTEMPT_COLUMNS, _ATTEMPT_VALUES, strict=True)),
+)
+# PostgreSQL: the delivery's new state and the attempt's row in one atomic statement; no
+# row is inserted when the delivery is gone (its endpoint was deleted meanwhile).
+_done = _RESULT.returning(_deliveries.c.id).cte("done")
+_RESULT_AND_ATTEMPT = sa.insert(_attempts).from_select(
+    ["delivery_id", *_ATTEMPT_COLUMNS], sa.select(_done.c.id, *_ATTEMPT_VALUES)
+)
 
 
 def _claim(conn: sa.Connection, rt: Runtime, delivery_id: str) -> Message | None:
     """Take the delivery for one attempt, or None if it is not ours to send now."""
     now = utcnow()
-    with conn.begin():
-        claimed = conn.execute(
-            sa.update(Delivery)
-            .where(
-                Delivery.id == delivery_id,
-                Delivery.status == PENDING,
-                Delivery.next_attempt_at <= now,
-                sa.or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
-            )
-            .values(lease_until=now + timedelta(seconds=rt.lease_seconds), enqueued_at=None)
-        ).rowcount
-        if not claimed:
+    params = {
+        "p_id": delivery_id,
+        "p_now": now,
+        "p_lease": now + timedelta(seconds=rt.lease_seconds),
+    }
+    if rt.autocommits:
+        row = conn.execute(_CLAIM_JOINED, params).first()
+        if row is not None and not row.enabled:
+            conn.execute(_DISABLED, params)
             return None
-        row = conn.execute(
-            sa.select(
-                Delivery.attempt_count,
-                WebhookEndpoint.id.label("endpoint_id"),
-                WebhookEndpoint.url,
-                WebhookEndpoint.enabled,
-                WebhookEndpoint.secret,
-                WebhookEndpoint.previous_secret,
-                WebhookEndpoint.previous_secret_expires_at,
-                WebhookEndpoint.failing_since,
-                Event.id.label("event_id"),
-                Event.type,
-                Event.data,
-                Event.created_at,
-            )
-            .join(WebhookEndpoint, WebhookEndpoint.id == Delivery.endpoint_id)
-            .join(Event, Event.id == Delivery.event_id)
-            .where(Delivery.id == delivery_id)
-        ).one()
-        if not row.enabled:
-            conn.execute(
-                sa.update(Delivery)
-                .where(Delivery.id == delivery_id)
-                .values(status=FAILED, lease_until=None, last_error="the endpoint is disabled")
-            )
-            return None
+    else:
+        with conn.begin():
+            row = conn.execute(_CLAIM_SUBQUERIES, params).first()
+            if row is not None and not row.enabled:
+                conn.execute(_DISABLED, params)
+                return None
+    if row is None:
+        return None
     return Message(
         msg_id=row.event_id,
         url=row.url,
@@ -179,55 +298,41 @@ def _record(
     now = utcnow()
     attempts = message.attempts_before + 1
     endpoint_change: dict[str, object] = {}
-    delivery_change: dict[str, object] = {"status": PENDING}
+    status, next_attempt_at, delivered_at = PENDING, None, None
     if outcome.ok:
-        delivery_change = {"status": SUCCEEDED, "delivered_at": now}
+        status, delivered_at = SUCCEEDED, now
         if message.endpoint_failing:
             endpoint_change = {"failing_since": None}
     elif outcome.status_code == 410:
-        delivery_change = {"status": FAILED}
+        status = FAILED
         endpoint_change = {"enabled": False, "disabled_reason": "the endpoint answered 410 Gone"}
     else:
         retry_after = schedule.parse_retry_after(outcome.retry_after, now)
         delay = schedule.next_delay(attempts, rt.delays, retry_after)
         if delay is None:
-            delivery_change = {"status": FAILED}
-            endpoint_change = {
-                "failing_since": sa.func.coalesce(WebhookEndpoint.failing_since, now)
-            }
+            status = FAILED
+            endpoint_change = {"failing_since": sa.func.coalesce(_endpoints.c.failing_since, now)}
         else:
-            delivery_change["next_attempt_at"] = now + timedelta(seconds=delay)
-    with conn.begin():
-        updated = conn.execute(
-            sa.update(Delivery)
-            .where(Delivery.id == delivery_id)
-            .values(
-                attempt_count=attempts,
-                last_status_code=outcome.status_code,
-                last_error=outcome.error,
-                lease_until=None,
-                **delivery_change,
-            )
-        ).rowcount
-        if not updated:  # the endpoint was deleted meanwhile, and the delivery with it
-            return "deleted"
-        conn.execute(
-            sa.insert(DeliveryAttempt).values(
-                delivery_id=delivery_id,
-                started_at=outcome.started_at,
-                status_code=outcome.status_code,
-                latency_ms=outcome.latency_ms,
-                response_excerpt=outcome.excerpt,
-                error=outcome.error,
-            )
-        )
-        if endpoint_change:
-            conn.execute(
-                sa.update(WebhookEndpoint)
-                .where(WebhookEndpoint.id == message.endpoint_id)
-                .values(**endpoint_change)
-            )
-    status = str(delivery_change["status"])
+            next_attempt_at = now + timedelta(seconds=delay)
+    params = {
+        "p_id": delivery_id,
+        "p_attempts": attempts,
+        "p_status_code": outcome.status_code,
+        "p_error": outcome.error,
+        "p_status": status,
+        "p_next": next_attempt_at,
+        "p_delivered": delivered_at,
+        "p_attempt_id": new_id("att"),
+        "p_started": outcome.started_at,
+        "p_latency": outcome.latency_ms,
+        "p_excerpt": outcome.excerpt,
+    }
+    if rt.autocommits and not endpoint_change:
+        recorded = conn.execute(_RESULT_AND_ATTEMPT, params).rowcount
+    else:
+        recorded = _record_in_transaction(conn, rt, params, message.endpoint_id, endpoint_change)
+    if not recorded:  # the endpoint was deleted meanwhile, and the delivery with it
+        return "deleted"
     log.info(
         "webhook delivery %s: attempt answered %s, now %s",
         delivery_id,
@@ -241,3 +346,26 @@ def _record(
         },
     )
     return status
+
+
+def _record_in_transaction(
+    conn: sa.Connection,
+    rt: Runtime,
+    params: dict[str, Any],
+    endpoint_id: str,
+    endpoint_change: dict[str, object],
+) -> int:
+    """The delivery, its attempt and the endpoint's change in one transaction; rows updated."""
+    # an autocommitting connection has no transactions: the rare case takes its own
+    with rt.engine.connect() if rt.autocommits else nullcontext(conn) as tx, tx.begin():
+        updated = tx.execute(_RESULT, params).rowcount
+        if not updated:
+            return 0
+        tx.execute(_ATTEMPT, params)
+        if endpoint_change:
+            tx.execute(
+                sa.update(_endpoints)
+                .where(_endpoints.c.id == endpoint_id)
+                .values(**endpoint_change)
+            )
+    return updated
