@@ -17,6 +17,7 @@ from rq import SimpleWorker, Worker
 
 from gateway import config as gateway_config
 from gateway import logs
+from webhooks import jobs as _jobs  # noqa: F401  (loaded now, not by the first job)
 from webhooks import outbox, runtime
 
 log = logging.getLogger(__name__)
