@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from bip_utils import Bip44Coins
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
 from gateway import addresses, auth, create_app, db
 from gateway.chains import drivers
@@ -106,6 +108,16 @@ def app(app_config: dict[str, Any]) -> Iterator[Flask]:
 def client(app: Flask) -> FlaskClient:
     """A test client of ``app``."""
     return app.test_client()
+
+
+@pytest.fixture
+def server(app: Flask) -> Iterator[str]:
+    """``app`` on a real threaded HTTP server; yields its base URL."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
 
 
 @pytest.fixture

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 import sqlalchemy as sa
 from bip_utils import Bip44Coins
-from werkzeug.serving import make_server
 
 from gateway import db
 from gateway.models import HdAccount, Order
@@ -18,16 +16,6 @@ from tests.support.keys import MERCHANT_EVM_XPUB
 
 ORDERS = 240
 THREADS = 40
-
-
-@pytest.fixture
-def server(app):
-    """The app on a real threaded HTTP server."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
 
 
 @pytest.mark.parametrize("database_url", ["postgresql", "sqlite"], indirect=True)

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import itertools
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from gateway import db, orders, payments
 from gateway.models import Order, utcnow
@@ -80,13 +77,3 @@ class Buyer:
 def buyer(app, client, merchant) -> Buyer:
     """Orders of ``merchant`` and the means to pay them."""
     return Buyer(app, client, merchant)
-
-
-@pytest.fixture
-def server(app) -> Iterator[str]:
-    """The app on a real threaded HTTP server."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()

@@ -23,6 +23,8 @@ ARGS = [
 ]
 
 if not shutil.which(CHROMIUM):
+    if os.environ.get("CI"):  # CI installs it: a missing browser there is a failure
+        pytest.fail(f"no Chromium at {CHROMIUM}", pytrace=False)
     pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
