@@ -72,7 +72,7 @@ class Counter:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
 
-    def wait(self, target: int, timeout: float = 600) -> float:
+    def wait(self, target: int, timeout: float = 120) -> float:
         """Block until ``target`` requests arrived; return the monotonic time it happened."""
         deadline = time.monotonic() + timeout
         while self.count < target:
@@ -209,13 +209,15 @@ def bare_rq(args, receiver: Counter, redis_url: str) -> float:
     workers = start_workers(command, args.workers, dict(os.environ), redis, name, args.log)
     queue = Queue(name, connection=redis)
     try:
+        # by name: run as ``python -m``, this module is __main__ here but not in the workers
+        function = "bench.webhooks.bare_post"
         job = {"args": (receiver.url, BODY), "result_ttl": 0, "failure_ttl": 24 * 3600}
         # warm-up: imports and connections, untimed
         base = receiver.count
-        queue.enqueue_many([Queue.prepare_data(bare_post, **job) for _ in range(args.warmup)])
+        queue.enqueue_many([Queue.prepare_data(function, **job) for _ in range(args.warmup)])
         receiver.wait(base + args.warmup)
         started = time.monotonic()
-        jobs = [Queue.prepare_data(bare_post, **job) for _ in range(args.events)]
+        jobs = [Queue.prepare_data(function, **job) for _ in range(args.events)]
         # the same batches as the dispatcher's
         for chunk in range(0, len(jobs), 500):
             queue.enqueue_many(jobs[chunk : chunk + 500])
