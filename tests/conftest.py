@@ -62,9 +62,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path, sqlite_template_path)
     return schema.url
 
 
-@pytest.fixture
-def chain_settings(devnet, tron_node) -> dict[str, dict[str, Any]]:
-    """The chains every app in the tests knows: the anvil devnet and a local TRON node."""
+def both_chains(devnet, tron_node) -> dict[str, dict[str, Any]]:
+    """Chain settings for the anvil devnet (``devnet``) and the local TRON node (``tron``)."""
     return {
         "tron": {
             "driver": "tron",
@@ -82,6 +81,12 @@ def chain_settings(devnet, tron_node) -> dict[str, dict[str, Any]]:
             "max_block_range": 100,
         },
     }
+
+
+@pytest.fixture
+def chain_settings(devnet, tron_node) -> dict[str, dict[str, Any]]:
+    """The chains every app in the tests knows: the anvil devnet and a local TRON node."""
+    return both_chains(devnet, tron_node)
 
 
 @pytest.fixture

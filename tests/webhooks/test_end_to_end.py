@@ -12,6 +12,7 @@ from standardwebhooks import Webhook
 
 from gateway.chains import drivers
 from gateway.watcher import Watcher
+from tests.conftest import both_chains
 from tests.fixtures.tron import PAYER
 from tests.support.keys import account_xpub
 from tests.webhooks.support import wait_until
@@ -21,23 +22,8 @@ USDT = 10**6
 
 @pytest.fixture
 def chain_settings(devnet, tron_node) -> dict[str, Any]:
-    """Both chains, as in production: the anvil devnet and the local TRON node."""
-    return {
-        "devnet": {
-            "driver": "evm",
-            "rpc_url": devnet.rpc_url,
-            "chain_id": 31337,
-            "token": devnet.usdt,
-            "confirmations": 3,
-        },
-        "tron": {
-            "driver": "tron",
-            "full_node": tron_node.url,
-            "token": tron_node.chain.token,
-            "confirmations": 2,
-            "timeout": 2,
-        },
-    }
+    """Both chains, as in production (the webhook tests' own default is none)."""
+    return both_chains(devnet, tron_node)
 
 
 @pytest.fixture
