@@ -69,13 +69,18 @@ def payload(type_: str, created_at: datetime, data: dict[str, Any]) -> bytes:
 def deliver(delivery_id: str) -> str:
     """Make one attempt at a delivery if it is due and unclaimed; return what happened."""
     rt = current()
-    # one connection for the claim and the record: a checkout (and its ping) costs a round trip
-    with rt.job_engine.connect() as conn:
+    # one connection per worker process for the claim and the record: a checkout (and its
+    # ping) costs a round trip; an error drops it (the delivery waits for its lease)
+    conn = rt.job_connection()
+    try:
         message = _claim(conn, rt, delivery_id)
         if message is None:
             return "skipped"
         outcome = send(rt, message)
         return _record(conn, rt, delivery_id, message, outcome)
+    except BaseException:
+        rt.drop_job_connection()
+        raise
 
 
 def send(rt: Runtime, message: Message) -> Outcome:
@@ -259,6 +264,88 @@ _RESULT_AND_ATTEMPT = sa.insert(_attempts).from_select(
 )
 
 
+class _Prepared:
+    """A statement compiled once for a dialect and run on the raw DBAPI cursor.
+
+    SQLAlchemy's per-execution work (cache key, execution context, result wrapping) costs
+    more than SQLite takes to run the hot statements of an attempt; this applies the same
+    bind and result processing of the statement's types, without the rest.
+    """
+
+    def __init__(self, statement: sa.Executable, dialect: sa.Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self.positional = compiled.positional
+        processors = compiled._bind_processors
+        names = compiled.positiontup if compiled.positional else list(compiled.binds)
+        self.binds = [
+            (name, compiled.escaped_bind_names.get(name, name), processors.get(name))
+            for name in names
+        ]
+        self.fixed = {
+            name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
+        }
+        # Python-side defaults (updated_at's onupdate): computed per execution, as SQLAlchemy
+        self.defaults = {
+            column.key: (column.onupdate if column in compiled.update_prefetch else column.default)
+            for column in [*compiled.insert_prefetch, *compiled.update_prefetch]
+        }
+        self.columns = [column[0] for column in compiled._result_columns]
+        self.results = [
+            column[3]._cached_result_processor(dialect, None) for column in compiled._result_columns
+        ]
+
+    def params(self, values: dict[str, Any]) -> tuple | dict:
+        out = []
+        for name, _escaped, process in self.binds:
+            if name in values:
+                value = values[name]
+            elif name in self.defaults:
+                default = self.defaults[name]
+                value = default.arg(None) if default.is_callable else default.arg
+            else:
+                value = self.fixed[name]
+            out.append(value if process is None or value is None else process(value))
+        if self.positional:
+            return tuple(out)
+        return {escaped: value for (_n, escaped, _p), value in zip(self.binds, out, strict=True)}
+
+    def row(self, raw: Any) -> dict[str, Any] | None:
+        if raw is None:
+            return None
+        return {
+            name: value if process is None or value is None else process(value)
+            for name, process, value in zip(self.columns, self.results, raw, strict=True)
+        }
+
+
+_prepared: dict[tuple[str, int], _Prepared] = {}
+
+
+def _prepare(statement: sa.Executable, dialect: sa.Dialect) -> _Prepared:
+    key = (dialect.name, id(statement))
+    prepared = _prepared.get(key)
+    if prepared is None:
+        prepared = _prepared[key] = _Prepared(statement, dialect)
+    return prepared
+
+
+def _run(conn: sa.Connection, statement: sa.Executable, params: dict[str, Any]) -> Any:
+    """Execute on the raw DBAPI cursor of ``conn``; the cursor, for its rows and rowcount."""
+    prepared = _prepare(statement, conn.dialect)
+    cursor = conn.connection.dbapi_connection.cursor()
+    cursor.execute(prepared.sql, prepared.params(params))
+    return cursor
+
+
+def _claim_row(conn: sa.Connection, statement: sa.Executable, params: dict) -> dict | None:
+    cursor = _run(conn, statement, params)
+    try:
+        return _prepare(statement, conn.dialect).row(cursor.fetchone())
+    finally:
+        cursor.close()
+
+
 def _claim(conn: sa.Connection, rt: Runtime, delivery_id: str) -> Message | None:
     """Take the delivery for one attempt, or None if it is not ours to send now."""
     now = utcnow()
@@ -268,26 +355,40 @@ def _claim(conn: sa.Connection, rt: Runtime, delivery_id: str) -> Message | None
         "p_lease": now + timedelta(seconds=rt.lease_seconds),
     }
     if rt.autocommits:
-        row = conn.execute(_CLAIM_JOINED, params).first()
-        if row is not None and not row.enabled:
-            conn.execute(_DISABLED, params)
+        row = _claim_row(conn, _CLAIM_JOINED, params)
+        if row is not None and not row["enabled"]:
+            _run(conn, _DISABLED, params).close()
             return None
     else:
-        with conn.begin():
-            row = conn.execute(_CLAIM_SUBQUERIES, params).first()
-            if row is not None and not row.enabled:
-                conn.execute(_DISABLED, params)
-                return None
+        # SQLite, in autocommit mode at the driver: the write lock up front, as make_engine
+        dbapi = conn.connection.dbapi_connection
+        dbapi.execute("BEGIN IMMEDIATE")
+        try:
+            row = _claim_row(conn, _CLAIM_SUBQUERIES, params)
+            if row is not None and not row["enabled"]:
+                _run(conn, _DISABLED, params).close()
+                row = None
+                disabled = True
+            else:
+                disabled = False
+            dbapi.execute("COMMIT")
+        except BaseException:
+            dbapi.execute("ROLLBACK")
+            raise
+        if disabled:
+            return None
     if row is None:
         return None
     return Message(
-        msg_id=row.event_id,
-        url=row.url,
-        body=payload(row.type, row.created_at, row.data),
-        secrets=live_secrets(row.secret, row.previous_secret, row.previous_secret_expires_at, now),
-        endpoint_id=row.endpoint_id,
-        attempts_before=row.attempt_count,
-        endpoint_failing=row.failing_since is not None,
+        msg_id=row["event_id"],
+        url=row["url"],
+        body=payload(row["type"], row["created_at"], row["data"]),
+        secrets=live_secrets(
+            row["secret"], row["previous_secret"], row["previous_secret_expires_at"], now
+        ),
+        endpoint_id=row["endpoint_id"],
+        attempts_before=row["attempt_count"],
+        endpoint_failing=row["failing_since"] is not None,
     )
 
 
@@ -328,12 +429,18 @@ def _record(
         "p_excerpt": outcome.excerpt,
     }
     if rt.autocommits and not endpoint_change:
-        recorded = conn.execute(_RESULT_AND_ATTEMPT, params).rowcount
+        cursor = _run(conn, _RESULT_AND_ATTEMPT, params)
+        recorded = cursor.rowcount
+        cursor.close()
+    elif not endpoint_change:
+        recorded = _record_sqlite(conn, params)
     else:
         recorded = _record_in_transaction(conn, rt, params, message.endpoint_id, endpoint_change)
     if not recorded:  # the endpoint was deleted meanwhile, and the delivery with it
         return "deleted"
-    log.info(
+    # a success is routine: DEBUG; a failure stays visible
+    log.log(
+        logging.DEBUG if status == SUCCEEDED else logging.WARNING,
         "webhook delivery %s: attempt answered %s, now %s",
         delivery_id,
         outcome.status_code or outcome.error,
@@ -346,6 +453,23 @@ def _record(
         },
     )
     return status
+
+
+def _record_sqlite(conn: sa.Connection, params: dict[str, Any]) -> int:
+    """The delivery's new state and its attempt in one SQLite transaction; rows updated."""
+    dbapi = conn.connection.dbapi_connection
+    dbapi.execute("BEGIN IMMEDIATE")
+    try:
+        cursor = _run(conn, _RESULT, params)
+        updated = cursor.rowcount
+        cursor.close()
+        if updated:
+            _run(conn, _ATTEMPT, params).close()
+        dbapi.execute("COMMIT")
+    except BaseException:
+        dbapi.execute("ROLLBACK")
+        raise
+    return updated
 
 
 def _record_in_transaction(

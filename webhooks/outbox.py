@@ -33,8 +33,16 @@ _endpoints = WebhookEndpoint.__table__
 _deliveries = Delivery.__table__
 
 
+_UNDISPATCHED = sa.select(_events.c.seq).where(_events.c.dispatched_at.is_(None)).limit(1)
+
+
 def dispatch(rt: Runtime, limit: int = BATCH) -> list[str]:
     """Turn undispatched events into one delivery per subscribed enabled endpoint."""
+    # an idle pass only reads: on SQLite a write transaction would take the write lock from
+    # the delivery jobs every dispatch_interval, in every worker
+    with rt.engine.connect() as conn:
+        if conn.execute(_UNDISPATCHED).first() is None:
+            return []
     # Core, not the ORM: a batch is a few statements, not hundreds of tracked objects
     with rt.engine.begin() as conn:
         query = (

@@ -40,6 +40,7 @@ class Runtime:
     http: requests.Session
     pid: int = field(default_factory=os.getpid)
     _job_engine: sa.Engine | None = field(default=None, repr=False)
+    _job_connection: sa.Connection | None = field(default=None, repr=False)
 
     @property
     def autocommits(self) -> bool:
@@ -60,6 +61,26 @@ class Runtime:
                 else self.engine
             )
         return self._job_engine
+
+    def job_connection(self) -> sa.Connection:
+        """This process's connection for delivery jobs, kept between jobs.
+
+        A checkout per job costs a pool round (and on PostgreSQL a ping); one connection
+        held per worker process costs nothing. :meth:`drop_job_connection` after an error.
+        """
+        if self._job_connection is None or self._job_connection.closed:
+            self._job_connection = self.job_engine.connect()
+        return self._job_connection
+
+    def drop_job_connection(self) -> None:
+        """Forget the job connection (it may be broken); the next job opens another."""
+        conn, self._job_connection = self._job_connection, None
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:  # noqa: S110  (already broken: nothing to save)
+                pass
 
     @property
     def job_timeout(self) -> int:
@@ -112,6 +133,7 @@ def current() -> Runtime:
     if _current.pid != os.getpid():
         # forked: leave the parent's connections to the parent, open our own
         _current.engine.dispose(close=False)
+        _current._job_connection = None
         _current.http = _http(_current.settings)
         _current.pid = os.getpid()
     return _current
@@ -133,6 +155,8 @@ def _relaxed_sync(dbapi_connection, _record) -> None:
 def reset() -> None:
     """Forget this process's runtime (tests build one per database)."""
     global _current
+    if _current is not None and _current.pid == os.getpid():
+        _current.drop_job_connection()
     _current = None
 
 
