@@ -235,4 +235,3 @@ class Watcher:
 
 def _backoff(failures: int) -> float:
     return min(MAX_BACKOFF, 0.5 * 2 ** min(failures, 8)) * random.uniform(0.5, 1.0)
-

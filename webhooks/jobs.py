@@ -14,7 +14,7 @@ import requests
 import sqlalchemy as sa
 
 from gateway.models import Event, UTCDateTime, new_id, utcnow
-from webhooks import schedule, signing
+from webhooks import prepared, schedule, signing
 from webhooks.models import (
     EXCERPT_BYTES,
     FAILED,
@@ -264,84 +264,10 @@ _RESULT_AND_ATTEMPT = sa.insert(_attempts).from_select(
 )
 
 
-class _Prepared:
-    """A statement compiled once for a dialect and run on the raw DBAPI cursor.
-
-    SQLAlchemy's per-execution work (cache key, execution context, result wrapping) costs
-    more than SQLite takes to run the hot statements of an attempt; this applies the same
-    bind and result processing of the statement's types, without the rest.
-    """
-
-    def __init__(self, statement: sa.Executable, dialect: sa.Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql = compiled.string
-        self.positional = compiled.positional
-        processors = compiled._bind_processors
-        names = compiled.positiontup if compiled.positional else list(compiled.binds)
-        self.binds = [
-            (name, compiled.escaped_bind_names.get(name, name), processors.get(name))
-            for name in names
-        ]
-        self.fixed = {
-            name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
-        }
-        # Python-side defaults (updated_at's onupdate): computed per execution, as SQLAlchemy
-        self.defaults = {
-            column.key: (column.onupdate if column in compiled.update_prefetch else column.default)
-            for column in [*compiled.insert_prefetch, *compiled.update_prefetch]
-        }
-        self.columns = [column[0] for column in compiled._result_columns]
-        self.results = [
-            column[3]._cached_result_processor(dialect, None) for column in compiled._result_columns
-        ]
-
-    def params(self, values: dict[str, Any]) -> tuple | dict:
-        out = []
-        for name, _escaped, process in self.binds:
-            if name in values:
-                value = values[name]
-            elif name in self.defaults:
-                default = self.defaults[name]
-                value = default.arg(None) if default.is_callable else default.arg
-            else:
-                value = self.fixed[name]
-            out.append(value if process is None or value is None else process(value))
-        if self.positional:
-            return tuple(out)
-        return {escaped: value for (_n, escaped, _p), value in zip(self.binds, out, strict=True)}
-
-    def row(self, raw: Any) -> dict[str, Any] | None:
-        if raw is None:
-            return None
-        return {
-            name: value if process is None or value is None else process(value)
-            for name, process, value in zip(self.columns, self.results, raw, strict=True)
-        }
-
-
-_prepared: dict[tuple[str, int], _Prepared] = {}
-
-
-def _prepare(statement: sa.Executable, dialect: sa.Dialect) -> _Prepared:
-    key = (dialect.name, id(statement))
-    prepared = _prepared.get(key)
-    if prepared is None:
-        prepared = _prepared[key] = _Prepared(statement, dialect)
-    return prepared
-
-
-def _run(conn: sa.Connection, statement: sa.Executable, params: dict[str, Any]) -> Any:
-    """Execute on the raw DBAPI cursor of ``conn``; the cursor, for its rows and rowcount."""
-    prepared = _prepare(statement, conn.dialect)
-    cursor = conn.connection.dbapi_connection.cursor()
-    cursor.execute(prepared.sql, prepared.params(params))
-    return cursor
-
-
 def _claim_row(conn: sa.Connection, statement: sa.Executable, params: dict) -> dict | None:
-    cursor = _run(conn, statement, params)
+    cursor = prepared.run(conn, statement, params)
     try:
-        return _prepare(statement, conn.dialect).row(cursor.fetchone())
+        return prepared.prepare(statement, conn.dialect).row(cursor.fetchone())
     finally:
         cursor.close()
 
@@ -357,7 +283,7 @@ def _claim(conn: sa.Connection, rt: Runtime, delivery_id: str) -> Message | None
     if rt.autocommits:
         row = _claim_row(conn, _CLAIM_JOINED, params)
         if row is not None and not row["enabled"]:
-            _run(conn, _DISABLED, params).close()
+            prepared.run(conn, _DISABLED, params).close()
             return None
     else:
         # SQLite, in autocommit mode at the driver: the write lock up front, as make_engine
@@ -366,7 +292,7 @@ def _claim(conn: sa.Connection, rt: Runtime, delivery_id: str) -> Message | None
         try:
             row = _claim_row(conn, _CLAIM_SUBQUERIES, params)
             if row is not None and not row["enabled"]:
-                _run(conn, _DISABLED, params).close()
+                prepared.run(conn, _DISABLED, params).close()
                 row = None
                 disabled = True
             else:
@@ -429,7 +355,7 @@ def _record(
         "p_excerpt": outcome.excerpt,
     }
     if rt.autocommits and not endpoint_change:
-        cursor = _run(conn, _RESULT_AND_ATTEMPT, params)
+        cursor = prepared.run(conn, _RESULT_AND_ATTEMPT, params)
         recorded = cursor.rowcount
         cursor.close()
     elif not endpoint_change:
@@ -460,11 +386,11 @@ def _record_sqlite(conn: sa.Connection, params: dict[str, Any]) -> int:
     dbapi = conn.connection.dbapi_connection
     dbapi.execute("BEGIN IMMEDIATE")
     try:
-        cursor = _run(conn, _RESULT, params)
+        cursor = prepared.run(conn, _RESULT, params)
         updated = cursor.rowcount
         cursor.close()
         if updated:
-            _run(conn, _ATTEMPT, params).close()
+            prepared.run(conn, _ATTEMPT, params).close()
         dbapi.execute("COMMIT")
     except BaseException:
         dbapi.execute("ROLLBACK")
