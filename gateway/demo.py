@@ -176,12 +176,13 @@ def run_demo() -> None:
         )
         redis_url, embedded_redis = _redis_url()
         say(f"redis: {'embedded' if embedded_redis else 'local'} ({redis_url})")
+        port = _free_port()
         os.environ.update(_environment(devnet.rpc_url, token, redis_url))
+        os.environ["GATEWAY_SERVER__BASE_URL"] = f"http://127.0.0.1:{port}"
 
         app = create_app()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per poll is noise
         _, key = _setup_shop(app)
-        port = _free_port()
         server = make_server("127.0.0.1", port, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         api = f"http://127.0.0.1:{port}/api/v1"
@@ -219,6 +220,7 @@ def run_demo() -> None:
         ).json()
         say(f"order {order['id']}: pay {order['amount']} USDT to {order['address']}")
         say(f"payment URI: {order['payment_uri']}")
+        say(f"the buyer's checkout page: {order['checkout_url']}")
 
         tx = devnet.transfer(token, 0, order["address"], 25 * 10**6)
         say(f"buyer sent 25 USDT in {tx}")
