@@ -194,9 +194,13 @@ _CLAIM_JOINED = (
 
 
 def _from(table: sa.Table, column: sa.Column, key: sa.Column) -> sa.Label:
+    # SQLite (3.40) plans a RETURNING subquery's bare `id = <updated row's column>` as a
+    # SCAN of the whole table, once per subquery and claim: the claim grew with the events
+    # table. Any expression around the outer column (a no-op CAST to its own TEXT affinity)
+    # lets it SEARCH the unique index instead.
     return (
         sa.select(column)
-        .where(table.c.id == key)
+        .where(table.c.id == sa.cast(key, sa.String))
         .correlate(_deliveries)
         .scalar_subquery()
         .label(column.name)
