@@ -7,7 +7,6 @@ Payouts (signing and sending) are not implemented by this driver.
 
 from __future__ import annotations
 
-import email.utils
 import random
 import re
 import time
@@ -23,6 +22,7 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from plugins.base import DriverConfigError, DriverError, Matcher, RateLimited, Transfer
 from plugins.evm.settings import EvmSettings, normalize_address
 from plugins.hd import child_address
+from plugins.http import retry_after
 
 T = TypeVar("T")
 
@@ -244,7 +244,7 @@ class EvmDriver:
                 if status not in (429, 503):
                     # `from None`: requests' messages carry the URL, which may hold an API key
                     raise DriverError(f"{what}: HTTP {status}") from None
-                limited = RateLimited(f"{what}: HTTP {status}", _retry_after(exc.response))
+                limited = RateLimited(f"{what}: HTTP {status}", retry_after(exc.response))
             except requests.Timeout:
                 raise DriverError(f"{what}: no answer within {self.settings.timeout}s") from None
             except requests.RequestException as exc:
@@ -324,21 +324,6 @@ def _suggested_end(message: str, start: int, end: int) -> int | None:
         first, last = int(match[1]), int(match[2])
     # only trust a proposal that starts where we did and is strictly smaller
     return last if first == start and start <= last < end else None
-
-
-def _retry_after(response: requests.Response | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date), if any."""
-    value = response.headers.get("Retry-After") if response is not None else None
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _backoff(attempt: int, retry_after: float | None) -> float:

@@ -9,7 +9,6 @@ Payouts (signing and sending) are not implemented by this driver.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import random
 import time
@@ -33,6 +32,7 @@ from tronpy.providers import HTTPProvider
 
 from plugins.base import DriverError, Matcher, RateLimited, Transfer
 from plugins.hd import child_address
+from plugins.http import retry_after
 from plugins.tron.settings import TronSettings, is_trongrid, normalize_address
 
 log = logging.getLogger(__name__)
@@ -286,7 +286,7 @@ def _classify_http(what: str, exc: requests.HTTPError) -> DriverError:
     status = response.status_code if response is not None else 0
     text = response.text[:300] if response is not None else ""
     if status in RETRY_STATUSES or (status == 403 and _is_rate_limit(text)):
-        return RateLimited(f"{what}: HTTP {status}", retry_after=_retry_after(response))
+        return RateLimited(f"{what}: HTTP {status}", retry_after=retry_after(response))
     if status in TRANSIENT_STATUSES:
         return _Transient(f"{what}: HTTP {status}")
     return DriverError(f"{what}: HTTP {status}")
@@ -302,21 +302,6 @@ def _classify_text(what: str, message: str) -> DriverError:
 def _is_rate_limit(text: str) -> bool:
     lowered = text.lower()
     return any(fragment in lowered for fragment in RATE_LIMIT_TEXTS)
-
-
-def _retry_after(response: requests.Response | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date), if any."""
-    value = response.headers.get("Retry-After", "").strip() if response is not None else ""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 def _backoff(base: float, attempt: int, retry_after: float | None) -> float | None:
