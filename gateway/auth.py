@@ -151,7 +151,6 @@ def require(scope: str) -> Callable:
             g.merchant_id = key.merchant_id
             return view(*args, **kwargs)
 
-        wrapper._required_scope = scope  # read by the OpenAPI docs
         return wrapper
 
     return decorator

@@ -65,14 +65,6 @@ def _boolean(value: Any) -> bool:
     raise ValueError("expected true or false")
 
 
-def _string_list(value: Any) -> list[str]:
-    if isinstance(value, str):
-        value = [item.strip() for item in value.split(",") if item.strip()]
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ValueError("expected a list of strings")
-    return value
-
-
 def _amount(value: Any) -> str:
     from gateway.money import MAX_DECIMALS, to_base_units
 

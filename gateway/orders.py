@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +16,6 @@ from gateway.money import to_decimal_string
 from plugins.base import ChainDriver
 
 OPEN = ("pending", "confirming")
-TERMINAL = ("paid", "cancelled")
 STATUSES = ("pending", "confirming", "paid", "expired", "cancelled")
 # Session.info key: the public URL the hosted checkout page of an order id is appended to
 CHECKOUT_PREFIX = "checkout_url_prefix"
@@ -217,8 +216,3 @@ def serialize_payment(payment: Payment, decimals: int) -> dict[str, Any]:
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
-
-
-def default_expiry(minutes: int) -> datetime:
-    """Now plus ``minutes``."""
-    return utcnow() + timedelta(minutes=minutes)

@@ -17,6 +17,11 @@ EXCERPT_BYTES = 1024
 _seq = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 
+def subscribes(event_types: list[str], event_type: str) -> bool:
+    """Whether an endpoint with ``event_types`` wants events of ``event_type``."""
+    return "*" in event_types or event_type in event_types
+
+
 def live_secrets(
     secret: str, previous: str | None, previous_expires_at: datetime | None, now: datetime
 ) -> list[str]:
@@ -48,14 +53,6 @@ class WebhookEndpoint(Base):
     disabled_reason: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-    def subscribes(self, event_type: str) -> bool:
-        """Whether this endpoint wants events of ``event_type``."""
-        return "*" in self.event_types or event_type in self.event_types
-
-    def signing_secrets(self, now: datetime) -> list[str]:
-        """The secrets to sign with now: the current one, and the previous during overlap."""
-        return live_secrets(self.secret, self.previous_secret, self.previous_secret_expires_at, now)
 
 
 class Delivery(Base):

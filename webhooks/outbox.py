@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from rq.job import Job, JobStatus
 
 from gateway.models import Event, new_id, utcnow
-from webhooks.models import PENDING, Delivery, WebhookEndpoint
+from webhooks.models import PENDING, Delivery, WebhookEndpoint, subscribes
 from webhooks.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -74,9 +74,8 @@ def dispatch(rt: Runtime, limit: int = BATCH) -> list[str]:
             }
             for event in events
             for endpoint in endpoints
-            # WebhookEndpoint.subscribes, on a row
             if endpoint.merchant_id == event.merchant_id
-            and ("*" in endpoint.event_types or event.type in endpoint.event_types)
+            and subscribes(endpoint.event_types, event.type)
         ]
         if deliveries:
             conn.execute(sa.insert(_deliveries), deliveries)
