@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway.models import utcnow
+from gateway.core.models import utcnow
 from webhooks import signing, ssrf
-from webhooks.models import PENDING, Delivery, DeliveryAttempt, WebhookEndpoint
+from webhooks.models import Delivery, DeliveryStatus, WebhookEndpoint
 
 
 class EndpointDisabled(ValueError):
     """The delivery's endpoint is disabled; enable it before redelivering."""
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def create(
@@ -63,60 +59,11 @@ def redeliver(endpoint: WebhookEndpoint, delivery: Delivery) -> Delivery:
     """Send a delivery again now, with a fresh retry schedule; its past attempts stay."""
     if not endpoint.enabled:
         raise EndpointDisabled(f"endpoint {endpoint.id} is disabled")
-    delivery.status = PENDING
+    delivery.status = DeliveryStatus.PENDING
     delivery.attempt_count = 0
     delivery.next_attempt_at = utcnow()
-    delivery.lease_until = delivery.enqueued_at = None
+    # The lease stays: an attempt in flight keeps it, so no second copy is sent beside it.
+    # That attempt finds a schedule other than the one it claimed, records itself without
+    # touching this one, and the sweep sends the delivery as soon as the lease is off.
+    delivery.enqueued_at = None
     return delivery
-
-
-def serialize_endpoint(endpoint: WebhookEndpoint) -> dict[str, Any]:
-    """The API view of an endpoint; the secret is never part of it."""
-    return {
-        "id": endpoint.id,
-        "object": "webhook_endpoint",
-        "url": endpoint.url,
-        "event_types": list(endpoint.event_types),
-        "enabled": endpoint.enabled,
-        "description": endpoint.description,
-        "disabled_reason": endpoint.disabled_reason,
-        "failing_since": _iso(endpoint.failing_since),
-        "previous_secret_expires_at": _iso(
-            endpoint.previous_secret_expires_at if endpoint.previous_secret else None
-        ),
-        "created_at": _iso(endpoint.created_at),
-        "updated_at": _iso(endpoint.updated_at),
-    }
-
-
-def serialize_attempt(attempt: DeliveryAttempt) -> dict[str, Any]:
-    """The API view of one attempt."""
-    return {
-        "id": attempt.id,
-        "started_at": _iso(attempt.started_at),
-        "status_code": attempt.status_code,
-        "latency_ms": attempt.latency_ms,
-        "response_excerpt": attempt.response_excerpt,
-        "error": attempt.error,
-    }
-
-
-def serialize_delivery(delivery: Delivery, attempts: bool = False) -> dict[str, Any]:
-    """The API view of a delivery, with its attempts when asked."""
-    body = {
-        "id": delivery.id,
-        "object": "webhook_delivery",
-        "event_id": delivery.event_id,
-        "endpoint_id": delivery.endpoint_id,
-        "status": delivery.status,
-        "attempt_count": delivery.attempt_count,
-        "next_attempt_at": _iso(delivery.next_attempt_at if delivery.status == PENDING else None),
-        "last_status_code": delivery.last_status_code,
-        "last_error": delivery.last_error,
-        "created_at": _iso(delivery.created_at),
-        "updated_at": _iso(delivery.updated_at),
-        "delivered_at": _iso(delivery.delivered_at),
-    }
-    if attempts:
-        body["attempts"] = [serialize_attempt(a) for a in delivery.attempts]
-    return body

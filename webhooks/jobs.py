@@ -12,16 +12,19 @@ from typing import Any
 
 import requests
 import sqlalchemy as sa
+import urllib3
 
-from gateway.models import Event, UTCDateTime, new_id, utcnow
-from webhooks import prepared, schedule, signing
+from gateway.core import logs, metrics
+from gateway.core.models import Event, UTCDateTime, new_id, utcnow
+from gateway.core.schemas import event_body
+from plugins.http import parse_retry_after
+from webhooks import schedule, signing, ssrf
+from webhooks.deadline import Deadline
 from webhooks.models import (
     EXCERPT_BYTES,
-    FAILED,
-    PENDING,
-    SUCCEEDED,
     Delivery,
     DeliveryAttempt,
+    DeliveryStatus,
     WebhookEndpoint,
     live_secrets,
 )
@@ -41,6 +44,10 @@ class Message:
     endpoint_id: str
     attempts_before: int
     endpoint_failing: bool
+    # the next_attempt_at it was claimed at; a redeliver during the attempt sets another
+    scheduled_at: datetime
+    # the API request that caused the event: the attempt logs under its id
+    request_id: str | None = None
 
 
 @dataclass
@@ -60,10 +67,8 @@ class Outcome:
 
 
 def payload(type_: str, created_at: datetime, data: dict[str, Any]) -> bytes:
-    """The JSON body of an event: ``{"type", "timestamp", "data"}``."""
-    timestamp = created_at.isoformat().replace("+00:00", "Z")
-    document = {"type": type_, "timestamp": timestamp, "data": data}
-    return json.dumps(document, separators=(",", ":")).encode()
+    """The JSON body of an event: ``{"type", "api_version", "timestamp", "data"}``."""
+    return json.dumps(event_body(type_, created_at, data), separators=(",", ":")).encode()
 
 
 def deliver(delivery_id: str) -> str:
@@ -76,8 +81,15 @@ def deliver(delivery_id: str) -> str:
         message = _claim(conn, rt, delivery_id)
         if message is None:
             return "skipped"
-        outcome = send(rt, message)
-        return _record(conn, rt, delivery_id, message, outcome)
+        token = logs.request_id.set(message.request_id)
+        try:
+            outcome = send(rt, message)
+            label = metrics.attempt_outcome(outcome.status_code)
+            metrics.WEBHOOK_ATTEMPTS.labels(label).inc()
+            metrics.WEBHOOK_LATENCY.labels(label).observe(outcome.latency_ms / 1000)
+            return _record(conn, rt, delivery_id, message, outcome)
+        finally:
+            logs.request_id.reset(token)
     except BaseException:
         rt.drop_job_connection()
         raise
@@ -96,22 +108,32 @@ def send(rt: Runtime, message: Message) -> Outcome:
     }
     started_at, clock = utcnow(), time.monotonic()
     outcome = Outcome(started_at=started_at, latency_ms=0)
+    limit = Deadline(rt.settings["timeout"])
     try:
         # stream: a receiver answering with megabytes costs us one kilobyte
-        with rt.http.post(
-            message.url,
-            data=message.body,
-            headers=headers,
-            timeout=rt.settings["timeout"],
-            allow_redirects=False,
-            stream=True,
-        ) as response:
+        with (
+            limit,
+            rt.http.post(
+                message.url,
+                data=message.body,
+                headers=headers,
+                timeout=rt.settings["timeout"],
+                allow_redirects=False,
+                stream=True,
+            ) as response,
+        ):
             outcome.status_code = response.status_code
             outcome.retry_after = response.headers.get("Retry-After")
             raw = response.raw.read(EXCERPT_BYTES, decode_content=True) or b""
             outcome.excerpt = raw.decode("utf-8", errors="replace")
-    except requests.RequestException as exc:
-        outcome.error = _describe(exc)
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        # a deadline that shut the socket shows as whatever the read was doing then
+        outcome.status_code = None if limit.expired else outcome.status_code
+        outcome.error = (
+            "Timeout: no complete answer within the attempt's deadline"
+            if limit.expired
+            else _describe(exc)
+        )
     outcome.latency_ms = int((time.monotonic() - clock) * 1000)
     return outcome
 
@@ -127,10 +149,6 @@ def _describe(exc: requests.RequestException) -> str:
     return type(exc).__name__
 
 
-# how webhooks.ssrf words its refusal of a private peer at connect time
-_GUARD_REFUSAL = "refused to send to non-public address"
-
-
 def _refused_by_guard(exc: BaseException) -> bool:
     """Whether the SSRF guard refused the peer (urllib3 wraps its error a few times)."""
     seen: set[int] = set()
@@ -140,7 +158,7 @@ def _refused_by_guard(exc: BaseException) -> bool:
         if not isinstance(item, BaseException) or id(item) in seen:
             continue
         seen.add(id(item))
-        if str(item).startswith(_GUARD_REFUSAL):
+        if isinstance(item, ssrf.PeerRefused):
             return True
         pending += [*item.args, item.__cause__, item.__context__, getattr(item, "reason", None)]
     return False
@@ -157,7 +175,7 @@ _attempts = DeliveryAttempt.__table__
 _NOW = sa.bindparam("p_now", type_=UTCDateTime)
 _CLAIMABLE = (
     _deliveries.c.id == sa.bindparam("p_id"),
-    _deliveries.c.status == PENDING,
+    _deliveries.c.status == DeliveryStatus.PENDING,
     _deliveries.c.next_attempt_at <= _NOW,
     sa.or_(_deliveries.c.lease_until.is_(None), _deliveries.c.lease_until < _NOW),
 )
@@ -170,7 +188,7 @@ _ENDPOINT_COLUMNS = (
     _endpoints.c.previous_secret_expires_at,
     _endpoints.c.failing_since,
 )
-_EVENT_COLUMNS = (_events.c.type, _events.c.data, _events.c.created_at)
+_EVENT_COLUMNS = (_events.c.type, _events.c.data, _events.c.created_at, _events.c.request_id)
 
 # PostgreSQL: take the lease and read what the attempt sends in one statement (and, as the
 # job's connection autocommits, one round trip); the row lock makes a second claim wait and
@@ -185,6 +203,7 @@ _CLAIM_JOINED = (
     .values(_TAKE)
     .returning(
         _deliveries.c.attempt_count,
+        _deliveries.c.next_attempt_at,
         _deliveries.c.endpoint_id,
         _deliveries.c.event_id,
         *_ENDPOINT_COLUMNS,
@@ -215,6 +234,7 @@ _CLAIM_SUBQUERIES = (
     .values(_TAKE)
     .returning(
         _deliveries.c.attempt_count,
+        _deliveries.c.next_attempt_at,
         _deliveries.c.endpoint_id,
         _deliveries.c.event_id,
         *(_from(_endpoints, c, _deliveries.c.endpoint_id) for c in _ENDPOINT_COLUMNS),
@@ -225,27 +245,42 @@ _CLAIM_SUBQUERIES = (
 _DISABLED = (
     sa.update(_deliveries)
     .where(_deliveries.c.id == sa.bindparam("p_id"))
-    .values(status=FAILED, lease_until=None, last_error="the endpoint is disabled")
+    .values(status=DeliveryStatus.FAILED, lease_until=None, last_error="the endpoint is disabled")
 )
 
 # The outcome of an attempt. Only a success sets delivered_at and only a retry sets
-# next_attempt_at; otherwise both keep their value.
+# next_attempt_at; otherwise both keep their value. A redeliver while the attempt was in
+# flight (the schedule is no longer the one claimed) wins: the status, the count and the
+# schedule stay as it set them, and the sweep sends the delivery again once the lease is off.
+_OURS = _deliveries.c.next_attempt_at == sa.bindparam("p_scheduled", type_=UTCDateTime)
+
+
+def _if_ours(value: sa.ColumnElement, column: sa.Column) -> sa.Case:
+    return sa.case((_OURS, value), else_=column)
+
+
 _RESULT = (
     sa.update(_deliveries)
     .where(_deliveries.c.id == sa.bindparam("p_id"))
     .values(
-        attempt_count=sa.bindparam("p_attempts", type_=sa.Integer),
+        attempt_count=_if_ours(
+            sa.bindparam("p_attempts", type_=sa.Integer), _deliveries.c.attempt_count
+        ),
         last_status_code=sa.bindparam("p_status_code", type_=sa.Integer),
         last_error=sa.bindparam("p_error", type_=sa.String),
         lease_until=None,
-        status=sa.bindparam("p_status", type_=sa.String),
-        next_attempt_at=sa.func.coalesce(
-            sa.bindparam("p_next", type_=UTCDateTime), _deliveries.c.next_attempt_at
+        status=_if_ours(sa.bindparam("p_status", type_=sa.String), _deliveries.c.status),
+        next_attempt_at=_if_ours(
+            sa.func.coalesce(
+                sa.bindparam("p_next", type_=UTCDateTime), _deliveries.c.next_attempt_at
+            ),
+            _deliveries.c.next_attempt_at,
         ),
         delivered_at=sa.func.coalesce(
             sa.bindparam("p_delivered", type_=UTCDateTime), _deliveries.c.delivered_at
         ),
     )
+    .returning(_deliveries.c.status)
 )
 _ATTEMPT_VALUES = (
     sa.bindparam("p_attempt_id", type_=sa.String),
@@ -260,20 +295,19 @@ _ATTEMPT = sa.insert(_attempts).values(
     delivery_id=sa.bindparam("p_id", type_=sa.String),
     **dict(zip(_ATTEMPT_COLUMNS, _ATTEMPT_VALUES, strict=True)),
 )
-# PostgreSQL: the delivery's new state and the attempt's row in one atomic statement; no
-# row is inserted when the delivery is gone (its endpoint was deleted meanwhile).
+# PostgreSQL: the delivery's new state and the attempt's row in one atomic statement,
+# returning the delivery's status; no row is inserted when the delivery is gone (its
+# endpoint was deleted meanwhile).
 _done = _RESULT.returning(_deliveries.c.id).cte("done")
-_RESULT_AND_ATTEMPT = sa.insert(_attempts).from_select(
-    ["delivery_id", *_ATTEMPT_COLUMNS], sa.select(_done.c.id, *_ATTEMPT_VALUES)
+_RESULT_AND_ATTEMPT = (
+    sa.insert(_attempts)
+    .from_select(["delivery_id", *_ATTEMPT_COLUMNS], sa.select(_done.c.id, *_ATTEMPT_VALUES))
+    .returning(sa.select(_done.c.status).scalar_subquery())
 )
 
 
-def _claim_row(conn: sa.Connection, statement: sa.Executable, params: dict) -> dict | None:
-    cursor = prepared.run(conn, statement, params)
-    try:
-        return prepared.prepare(statement, conn.dialect).row(cursor.fetchone())
-    finally:
-        cursor.close()
+def _claim_row(conn: sa.Connection, statement: sa.Executable, params: dict) -> Any:
+    return conn.execute(statement, params).mappings().first()
 
 
 def _claim(conn: sa.Connection, rt: Runtime, delivery_id: str) -> Message | None:
@@ -284,28 +318,12 @@ def _claim(conn: sa.Connection, rt: Runtime, delivery_id: str) -> Message | None
         "p_now": now,
         "p_lease": now + timedelta(seconds=rt.lease_seconds),
     }
-    if rt.autocommits:
-        row = _claim_row(conn, _CLAIM_JOINED, params)
+    # PostgreSQL autocommits each statement; SQLite takes its write lock up front (BEGIN
+    # IMMEDIATE, see make_engine) for the claim and the refusal of a disabled endpoint
+    with nullcontext() if rt.autocommits else conn.begin():
+        row = _claim_row(conn, _CLAIM_JOINED if rt.autocommits else _CLAIM_SUBQUERIES, params)
         if row is not None and not row["enabled"]:
-            prepared.run(conn, _DISABLED, params).close()
-            return None
-    else:
-        # SQLite, in autocommit mode at the driver: the write lock up front, as make_engine
-        dbapi = conn.connection.dbapi_connection
-        dbapi.execute("BEGIN IMMEDIATE")
-        try:
-            row = _claim_row(conn, _CLAIM_SUBQUERIES, params)
-            if row is not None and not row["enabled"]:
-                prepared.run(conn, _DISABLED, params).close()
-                row = None
-                disabled = True
-            else:
-                disabled = False
-            dbapi.execute("COMMIT")
-        except BaseException:
-            dbapi.execute("ROLLBACK")
-            raise
-        if disabled:
+            conn.execute(_DISABLED, params)
             return None
     if row is None:
         return None
@@ -319,6 +337,8 @@ def _claim(conn: sa.Connection, rt: Runtime, delivery_id: str) -> Message | None
         endpoint_id=row["endpoint_id"],
         attempts_before=row["attempt_count"],
         endpoint_failing=row["failing_since"] is not None,
+        scheduled_at=row["next_attempt_at"],
+        request_id=row["request_id"],
     )
 
 
@@ -329,24 +349,25 @@ def _record(
     now = utcnow()
     attempts = message.attempts_before + 1
     endpoint_change: dict[str, object] = {}
-    status, next_attempt_at, delivered_at = PENDING, None, None
+    status, next_attempt_at, delivered_at = DeliveryStatus.PENDING, None, None
     if outcome.ok:
-        status, delivered_at = SUCCEEDED, now
+        status, delivered_at = DeliveryStatus.SUCCEEDED, now
         if message.endpoint_failing:
             endpoint_change = {"failing_since": None}
     elif outcome.status_code == 410:
-        status = FAILED
+        status = DeliveryStatus.FAILED
         endpoint_change = {"enabled": False, "disabled_reason": "the endpoint answered 410 Gone"}
     else:
-        retry_after = schedule.parse_retry_after(outcome.retry_after, now)
+        retry_after = parse_retry_after(outcome.retry_after, now)
         delay = schedule.next_delay(attempts, rt.delays, retry_after)
         if delay is None:
-            status = FAILED
+            status = DeliveryStatus.FAILED
             endpoint_change = {"failing_since": sa.func.coalesce(_endpoints.c.failing_since, now)}
         else:
             next_attempt_at = now + timedelta(seconds=delay)
     params = {
         "p_id": delivery_id,
+        "p_scheduled": message.scheduled_at,
         "p_attempts": attempts,
         "p_status_code": outcome.status_code,
         "p_error": outcome.error,
@@ -359,18 +380,18 @@ def _record(
         "p_excerpt": outcome.excerpt,
     }
     if rt.autocommits and not endpoint_change:
-        cursor = prepared.run(conn, _RESULT_AND_ATTEMPT, params)
-        recorded = cursor.rowcount
-        cursor.close()
+        recorded = _returned_status(conn, _RESULT_AND_ATTEMPT, params)
     elif not endpoint_change:
         recorded = _record_sqlite(conn, params)
     else:
         recorded = _record_in_transaction(conn, rt, params, message.endpoint_id, endpoint_change)
-    if not recorded:  # the endpoint was deleted meanwhile, and the delivery with it
+    if recorded is None:  # the endpoint was deleted meanwhile, and the delivery with it
         return "deleted"
+    # the delivery's status as recorded: a redeliver during the attempt set its own
+    status = recorded
     # a success is routine: DEBUG; a failure stays visible
     log.log(
-        logging.DEBUG if status == SUCCEEDED else logging.WARNING,
+        logging.DEBUG if status == DeliveryStatus.SUCCEEDED else logging.WARNING,
         "webhook delivery %s: attempt answered %s, now %s",
         delivery_id,
         outcome.status_code or outcome.error,
@@ -385,21 +406,18 @@ def _record(
     return status
 
 
-def _record_sqlite(conn: sa.Connection, params: dict[str, Any]) -> int:
-    """The delivery's new state and its attempt in one SQLite transaction; rows updated."""
-    dbapi = conn.connection.dbapi_connection
-    dbapi.execute("BEGIN IMMEDIATE")
-    try:
-        cursor = prepared.run(conn, _RESULT, params)
-        updated = cursor.rowcount
-        cursor.close()
-        if updated:
-            prepared.run(conn, _ATTEMPT, params).close()
-        dbapi.execute("COMMIT")
-    except BaseException:
-        dbapi.execute("ROLLBACK")
-        raise
-    return updated
+def _returned_status(conn: sa.Connection, statement: sa.Executable, params: dict) -> str | None:
+    """Run a recording statement; the delivery's status it returns, None if it is gone."""
+    return conn.execute(statement, params).scalar()
+
+
+def _record_sqlite(conn: sa.Connection, params: dict[str, Any]) -> str | None:
+    """The delivery's new state and its attempt in one SQLite transaction; its status."""
+    with conn.begin():
+        status = _returned_status(conn, _RESULT, params)
+        if status is not None:
+            conn.execute(_ATTEMPT, params)
+    return status
 
 
 def _record_in_transaction(
@@ -408,18 +426,24 @@ def _record_in_transaction(
     params: dict[str, Any],
     endpoint_id: str,
     endpoint_change: dict[str, object],
-) -> int:
-    """The delivery, its attempt and the endpoint's change in one transaction; rows updated."""
+) -> str | None:
+    """The delivery, its attempt and the endpoint's change in one transaction; its status."""
     # an autocommitting connection has no transactions: the rare case takes its own
     with rt.engine.connect() if rt.autocommits else nullcontext(conn) as tx, tx.begin():
-        updated = tx.execute(_RESULT, params).rowcount
-        if not updated:
-            return 0
+        scheduled = tx.execute(
+            sa.select(_deliveries.c.next_attempt_at)
+            .where(_deliveries.c.id == params["p_id"])
+            .with_for_update()
+        ).first()
+        if scheduled is None:
+            return None
+        status = tx.execute(_RESULT, params).scalar_one()
         tx.execute(_ATTEMPT, params)
-        if endpoint_change:
+        # after a redeliver the delivery is not over: its endpoint is judged by what comes next
+        if scheduled.next_attempt_at == params["p_scheduled"]:
             tx.execute(
                 sa.update(_endpoints)
                 .where(_endpoints.c.id == endpoint_id)
                 .values(**endpoint_change)
             )
-    return updated
+    return status

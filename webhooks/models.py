@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gateway.database import Base
-from gateway.models import UTCDateTime, new_id, utcnow
+from gateway.core.db import Base
+from gateway.core.models import UTCDateTime, new_id, utcnow
 
-PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
-DELIVERY_STATUSES = (PENDING, SUCCEEDED, FAILED)
+
+class DeliveryStatus(StrEnum):
+    """A delivery is pending (retries left), then succeeded, or failed for good."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
 EXCERPT_BYTES = 1024
 
 _seq = sa.BigInteger().with_variant(sa.Integer, "sqlite")
@@ -72,7 +80,7 @@ class Delivery(Base):
     endpoint_id: Mapped[str] = mapped_column(
         sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
     )
-    status: Mapped[str] = mapped_column(sa.String(16), default=PENDING)
+    status: Mapped[str] = mapped_column(sa.String(16), default=DeliveryStatus.PENDING)
     # attempts since the delivery was created or last redelivered: the schedule position
     attempt_count: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import redis
 import sqlalchemy as sa
 from rq.job import Job, JobStatus
 
-from gateway.models import Event, new_id, utcnow
-from webhooks.models import PENDING, Delivery, WebhookEndpoint, subscribes
+from gateway.core.models import Event, new_id, utcnow
+from webhooks.models import Delivery, DeliveryStatus, WebhookEndpoint, subscribes
 from webhooks.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,8 @@ BATCH = 500
 ENQUEUE_GRACE = timedelta(seconds=30)
 JOB_FUNCTION = "webhooks.jobs.deliver"
 _WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 _events = Event.__table__
@@ -87,15 +89,25 @@ def dispatch(rt: Runtime, limit: int = BATCH) -> list[str]:
         return [delivery["id"] for delivery in deliveries]
 
 
-def enqueue(rt: Runtime, delivery_ids: Sequence[str]) -> None:
-    """Put delivery jobs on the queue (the job id is the delivery id) and note when."""
+def job_id(delivery_id: str, enqueued_at: datetime) -> str:
+    """The RQ job id of the push of a delivery stamped ``enqueued_at``: new for every push."""
+    # Never the bare delivery id: a push under the id of a run still going (one dispatcher
+    # per worker process, and a delivery is due again as soon as its attempt is recorded)
+    # rewrote that run's job, and the run's end deleted it: the push was lost.
+    return f"{delivery_id}-{(enqueued_at - _EPOCH) // _MICROSECOND}"
+
+
+def enqueue(rt: Runtime, delivery_ids: Sequence[str], at: datetime | None = None) -> None:
+    """Put a job per delivery on the queue and stamp the deliveries ``at`` (default now)."""
     if not delivery_ids:
         return
+    # the stamp names the jobs, so that due() can ask Redis whether one still waits
+    at = at or utcnow()
     jobs = [
         rt.queue.prepare_data(
             JOB_FUNCTION,
             args=(delivery_id,),
-            job_id=delivery_id,
+            job_id=job_id(delivery_id, at),
             timeout=rt.job_timeout,
             result_ttl=0,
             failure_ttl=24 * 3600,
@@ -107,32 +119,42 @@ def enqueue(rt: Runtime, delivery_ids: Sequence[str]) -> None:
         conn.execute(
             sa.update(_deliveries)
             .where(_deliveries.c.id.in_(list(delivery_ids)))
-            .values(enqueued_at=utcnow())
+            .values(enqueued_at=at)
         )
 
 
 def due(rt: Runtime, now: datetime, limit: int = BATCH) -> list[str]:
     """Pending deliveries whose time has come and that no live job holds or waits for."""
     with rt.engine.connect() as conn:
-        ids = conn.scalars(
-            sa.select(Delivery.id)
+        rows = conn.execute(
+            sa.select(Delivery.id, Delivery.enqueued_at)
             .where(
-                Delivery.status == PENDING,
+                Delivery.status == DeliveryStatus.PENDING,
                 Delivery.next_attempt_at <= now,
                 sa.or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
-                sa.or_(Delivery.enqueued_at.is_(None), Delivery.enqueued_at < now - ENQUEUE_GRACE),
+                sa.or_(
+                    Delivery.enqueued_at.is_(None),
+                    Delivery.enqueued_at < now - ENQUEUE_GRACE,
+                    # A stamp older than the schedule or the lease predates the attempt that
+                    # took the delivery (written after the push, it can land after the job's
+                    # claim cleared it): whether a job still waits, Redis says below.
+                    Delivery.enqueued_at < Delivery.next_attempt_at,
+                    Delivery.enqueued_at < Delivery.lease_until,
+                ),
             )
             .order_by(Delivery.next_attempt_at)
             .limit(limit)
         ).all()
-    if not ids:
+    if not rows:
         return []
-    jobs = Job.fetch_many(ids, connection=rt.redis)
-    return [
-        delivery_id
-        for delivery_id, job in zip(ids, jobs, strict=True)
-        if job is None or job.get_status(refresh=False) not in _WAITING
-    ]
+    stamped = [row for row in rows if row.enqueued_at is not None]
+    jobs = Job.fetch_many([job_id(row.id, row.enqueued_at) for row in stamped], connection=rt.redis)
+    waiting = {
+        row.id
+        for row, job in zip(stamped, jobs, strict=True)
+        if job is not None and job.get_status(refresh=False) in _WAITING
+    }
+    return [row.id for row in rows if row.id not in waiting]
 
 
 def run_once(rt: Runtime) -> int:
@@ -144,7 +166,10 @@ def run_once(rt: Runtime) -> int:
     created = dispatch(rt)
     try:
         enqueue(rt, created)
-        enqueue(rt, due(rt, utcnow()))
+        now = utcnow()
+        # stamped with the time they were found free: an attempt that takes one of them
+        # after that leaves a lease or a schedule later than the stamp
+        enqueue(rt, due(rt, now), now)
     except redis.RedisError as exc:
         log.warning("webhook queue unavailable, deliveries wait in the database: %s", exc)
     return len(created)

@@ -18,8 +18,8 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import config as gateway_config
-from gateway.database import make_engine
+from gateway.core import config as gateway_config
+from gateway.core.db import make_engine
 from webhooks import models as _models  # noqa: F401  (registers the tables)
 from webhooks import schedule, ssrf
 
@@ -38,6 +38,8 @@ class Runtime:
     queue: Queue
     delays: list[float]
     http: requests.Session
+    # [events]: the worker's housekeeping purges events past their retention
+    events: dict[str, Any] = field(default_factory=lambda: {"retention_days": 0})
     pid: int = field(default_factory=os.getpid)
     _job_engine: sa.Engine | None = field(default=None, repr=False)
     _job_connection: sa.Connection | None = field(default=None, repr=False)
@@ -120,6 +122,7 @@ def configure(config: Mapping[str, Any]) -> Runtime:
         queue=Queue(settings["queue"], connection=redis),
         delays=delays,
         http=_http(settings),
+        events=dict(config["events"]),
     )
     return _current
 

@@ -7,28 +7,18 @@ comes back is not hit by every queued delivery in the same second.
 from __future__ import annotations
 
 import random
-import re
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+
+from gateway.core.durations import parse_delays
 
 DEFAULT = "5s 5m 30m 2h 5h 10h 14h 20h 24h"
 JITTER = 0.1
 # a receiver may ask for a pause, but not for one longer than our longest step
 MAX_RETRY_AFTER = 24 * 3600
 
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_STEP = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
-
 
 def parse(text: str) -> list[float]:
     """Delays in seconds from ``"5s 5m 2h"`` (bare numbers are seconds); ValueError if bad."""
-    delays = []
-    for step in text.replace(",", " ").split():
-        match = _STEP.match(step.strip().lower())
-        if match is None:
-            raise ValueError(f"bad retry delay {step!r} (use e.g. 5s, 30m, 2h)")
-        delays.append(float(match.group(1)) * _UNITS[match.group(2)])
-    return delays
+    return parse_delays(text)
 
 
 def next_delay(
@@ -42,19 +32,3 @@ def next_delay(
     if retry_after is not None:
         delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
     return delay
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds asked for by a ``Retry-After`` header (delta seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())

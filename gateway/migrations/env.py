@@ -2,9 +2,13 @@
 
 from alembic import context
 
+import gateway.core.accounts.models
+import gateway.core.audit
+import gateway.core.models
+import gateway.core.oauth.models
+import gateway.core.wallet.models  # noqa: F401  (registers the back office's tables)
 import webhooks.models  # noqa: F401  (registers the webhook tables)
-from gateway import models  # noqa: F401  (registers the tables)
-from gateway.database import Base, make_engine
+from gateway.core.db import Base, make_engine
 
 config = context.config
 connection = config.attributes.get("connection")

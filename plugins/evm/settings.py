@@ -18,10 +18,10 @@ KNOWN_KEYS = {
     "chain_id",
     "token",
     "confirmations",
-    "poa",
     "max_block_range",
     "decimals",
     "timeout",
+    "poll_interval",
     "driver",
     "enabled",
 }
@@ -35,10 +35,10 @@ class EvmSettings:
     chain_id: int
     token: str
     confirmations: int = 12
-    poa: bool = False
     max_block_range: int = 2000
     decimals: int | None = None
     timeout: float = 10.0
+    poll_interval: float | None = None  # None: the watcher's global poll interval
 
     @classmethod
     def parse(cls, settings: Mapping[str, Any]) -> EvmSettings:
@@ -62,10 +62,14 @@ class EvmSettings:
             chain_id=_int_setting(settings, "chain_id", None, minimum=1),
             token=token,
             confirmations=_int_setting(settings, "confirmations", 12, minimum=1),
-            poa=_bool_setting(settings, "poa", False),
             max_block_range=_int_setting(settings, "max_block_range", 2000, minimum=1),
             decimals=None if decimals is None else _int_setting(settings, "decimals", 0),
-            timeout=_timeout_setting(settings),
+            timeout=_seconds_setting(settings, "timeout", 10.0),
+            poll_interval=(
+                None
+                if settings.get("poll_interval") is None
+                else _seconds_setting(settings, "poll_interval", None)
+            ),
         )
 
 
@@ -81,17 +85,10 @@ def _int_setting(
     return value
 
 
-def _bool_setting(settings: Mapping[str, Any], key: str, default: bool) -> bool:
+def _seconds_setting(settings: Mapping[str, Any], key: str, default: float | None) -> float:
     value = settings.get(key, default)
-    if not isinstance(value, bool):
-        raise DriverConfigError(key, "must be true or false")
-    return value
-
-
-def _timeout_setting(settings: Mapping[str, Any]) -> float:
-    value = settings.get("timeout", 10)
     if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
-        raise DriverConfigError("timeout", "must be a positive number of seconds")
+        raise DriverConfigError(key, "must be a positive number of seconds")
     return float(value)
 
 
@@ -102,6 +99,8 @@ def normalize_address(address: str) -> str:
     address = address.strip()
     body = address[2:]
     # all-lower or all-upper carries no checksum; mixed case must be a correct one
-    if body not in (body.lower(), body.upper()) and not Web3.is_checksum_address(address):
+    if body in (body.lower(), body.upper()):
+        return Web3.to_checksum_address(address)
+    if not Web3.is_checksum_address(address):
         raise ValueError("address checksum does not match (mistyped?)")
-    return Web3.to_checksum_address(address)
+    return address  # already the checksum form: no second hash (every order's URI asks)

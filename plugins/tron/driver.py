@@ -4,13 +4,12 @@ One ``gettransactioninfobyblocknum`` per block yields every receipt of that bloc
 Transfer logs are picked out locally, so a scan costs the same for one open order or ten
 thousand. TRON finality follows solidification (2/3 of the witnesses have built on a block),
 so ``confirmed_head`` is the solidified head, with ``confirmations`` only as a floor.
-Payouts (signing and sending) are not implemented by this driver.
+Payouts (build, sign, decode, broadcast, status) live in ``sending.py``.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -30,10 +29,20 @@ from tronpy.exceptions import (
 )
 from tronpy.providers import HTTPProvider
 
-from plugins.base import DriverError, Matcher, RateLimited, Transfer
+from plugins.base import (
+    Block,
+    DriverError,
+    Matcher,
+    RateLimited,
+    Scan,
+    Tip,
+    Transfer,
+    observed,
+)
 from plugins.hd import child_address
-from plugins.http import retry_after
-from plugins.tron.settings import TronSettings, is_trongrid, normalize_address
+from plugins.http import backoff, retry_after
+from plugins.tron.sending import TronPayouts
+from plugins.tron.settings import ZERO_OWNER, TronSettings, is_trongrid, normalize_address
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,11 +59,10 @@ NODE_ANSWER_ERRORS = (
 )
 
 TRANSFER_TOPIC = "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
-ZERO_OWNER = "T9yD14Nj9j7xAB4dbGeiX9h8unkKHxuWwb"  # 41 + 20 zero bytes: a read-only caller
 RETRIES = 3  # quick retries inside one call; after that the watcher owns the long wait
 BACKOFF_BASE = 0.2
 MAX_WAIT = 2.0  # a longer Retry-After is handed to the watcher through RateLimited
-BLOCK_RETRIES = 3  # re-reads of a block whose receipts and header disagree (a fork mid-read)
+RANGE_LIMIT = 100  # java-tron's most blocks per getblockbylimitnext
 
 # Bodies that mean "slow down" rather than "broken" [reference §9].
 RATE_LIMIT_TEXTS = (
@@ -73,7 +81,7 @@ class _Transient(DriverError):
     """A failure worth an immediate retry: a timeout, a dropped connection, a 5xx."""
 
 
-class TronDriver:
+class TronDriver(TronPayouts):
     """The ChainDriver for a TRC-20 token on TRON (mainnet USDT by default in the config)."""
 
     family: ClassVar[str] = "tron"
@@ -83,6 +91,7 @@ class TronDriver:
         self._settings = TronSettings.parse(settings)
         self.confirmations = self._settings.confirmations
         self.max_block_range = self._settings.max_block_range
+        self.poll_interval = self._settings.poll_interval
         self._decimals = self._settings.decimals
         # logs name the contract by its 20 bytes in hex, without the 41 prefix [reference §2]
         self._token_hex = base58.b58decode_check(self._settings.token)[1:].hex()
@@ -138,74 +147,91 @@ class TronDriver:
                 raise DriverError(f"decimals() of {self._settings.token} gave {word!r}") from None
         return self._decimals
 
-    def head(self) -> int:
-        """Number of the newest block (getnodeinfo's ``block``)."""
-        return self._request("head", self.client.get_latest_block_number)
+    def tip(self) -> Tip:
+        """Head and solidified head from one ``getnodeinfo``."""
+        info = self._call("wallet/getnodeinfo", {})
+        try:
+            number, block_id = _num_and_id(info["block"])
+            solid, _ = _num_and_id(info["solidityBlock"])
+        except (KeyError, TypeError, ValueError):
+            raise DriverError("wallet/getnodeinfo: no block numbers in the answer") from None
+        confirmed = max(0, min(solid, number - self.confirmations + 1))
+        return Tip(number, block_id, confirmed)
 
-    def confirmed_head(self, head: int) -> int:
-        """Newest solidified block, never less than ``confirmations`` deep below ``head``."""
-        solid = self._request("solid head", self.client.get_latest_solid_block_number)
-        return max(0, min(solid, head - self.confirmations + 1))
+    def block(self, number: int) -> Block | None:
+        """Header of block ``number``; None when the node has no such block (``{}``)."""
+        return _header(self._raw_block(number))
 
-    def block_hash(self, number: int) -> str | None:
-        """blockID of block ``number``; None when the node has no such block (``{}``)."""
-        block = self._call("wallet/getblockbynum", {"num": number})
-        return block.get("blockID") or None
-
-    def transfers(self, start: int, end: int, match: Matcher | None = None) -> list[Transfer]:
+    def scan(self, start: int, end: int, match: Matcher | None = None) -> Scan:
         """Successful token transfers in blocks ``start..end``; all or an exception, never part.
 
-        One receipts request per block, one header for the range's end, and one header per
-        block holding a transfer that ``match`` keeps (or any transfer without ``match``).
+        One ``getblockbylimitnext`` gives every header of the range with its transaction
+        ids; then one receipts request per block that has transactions (an empty header
+        proves an empty block). Every block's receipts must be exactly its header's
+        transactions: receipts from a backend that lacks the block (``[]``) or holds
+        another fork of it never pass for the block's.
         """
         if start < 0 or end < start:
             raise ValueError(f"bad block range {start}..{end}")
-        # [] answers both an empty block and one the node lacks (a lagging backend behind
-        # a balancer); once the end exists, every block below it does
-        if self.block_hash(end) is None:
-            raise DriverError(f"block {end} is not available on the node yet")
-        by_block = {n: self._receipt_transfers(n) for n in range(start, end + 1)}
+        headers = self._headers(start, end)
+        receipts = {n: self._receipts(n) for n, h in headers.items() if h.get("transactions")}
+        for number, found in receipts.items():
+            expected = sorted(tx.get("txID", "") for tx in headers[number]["transactions"])
+            if sorted(r.get("id", "") for r in found) != expected:
+                raise DriverError(f"the receipts of block {number} do not match its header")
+        transfers = {n: self._transfers_of(r, n) for n, r in receipts.items()}
         wanted = None
         if match is not None:
-            wanted = match({t.to_address for found in by_block.values() for t in found})
+            wanted = match({t.to_address for ts in transfers.values() for t in ts})
         result: list[Transfer] = []
-        for number, found in by_block.items():
-            kept = [t for t in found if wanted is None or t.to_address in wanted]
-            if kept:
-                result.extend(self._tie_to_block(number, kept, wanted))
-        return result
+        for number in sorted(transfers):
+            block = _header(headers[number])
+            result.extend(
+                replace(t, block_hash=block.hash, timestamp=block.timestamp)
+                for t in transfers[number]
+                if wanted is None or t.to_address in wanted
+            )
+        return Scan(result, end=_header(headers[end]), first=_header(headers[start]))
 
     # ---- internals ----
 
-    def _receipt_transfers(self, number: int) -> list[Transfer]:
-        """The token transfers in one block's receipts (block hash not yet known)."""
+    def _headers(self, start: int, end: int) -> dict[int, dict[str, Any]]:
+        """Blocks ``start..end`` by number, linked parent to child; DriverError if any lacks."""
+        headers: dict[int, dict[str, Any]] = {}
+        for first in range(start, end + 1, RANGE_LIMIT):
+            last = min(end, first + RANGE_LIMIT - 1)
+            reply = self._call(
+                "wallet/getblockbylimitnext", {"startNum": first, "endNum": last + 1}
+            )
+            blocks = reply.get("block", []) if isinstance(reply, dict) else []
+            for block in blocks:
+                header = _header(block)
+                if header is not None and first <= header.number <= last:
+                    headers[header.number] = block
+        missing = [n for n in range(start, end + 1) if n not in headers]
+        if missing:
+            # a backend behind the provider's balancer lags the one that gave the head
+            raise DriverError(f"block {missing[0]} is not available on the node yet")
+        for number in range(start + 1, end + 1):
+            if _header(headers[number]).parent_hash != headers[number - 1]["blockID"]:
+                raise DriverError(f"block {number} changed while being read")
+        return headers
+
+    def _raw_block(self, number: int) -> dict[str, Any]:
+        block = self._call("wallet/getblockbynum", {"num": number})
+        if not isinstance(block, dict):
+            raise DriverError(f"wallet/getblockbynum: no block object for {number}")
+        return block
+
+    def _receipts(self, number: int) -> list[dict[str, Any]]:
+        """The receipts of one block ([] for one the node lacks: the header check sees it)."""
         receipts = self._call("wallet/gettransactioninfobyblocknum", {"num": number})
         if not isinstance(receipts, list):  # {} answers num <= 0 (genesis has no receipts)
             return []
-        return [t for r in receipts for t in self._decode(r, number)]
+        return receipts
 
-    def _tie_to_block(
-        self, number: int, transfers: list[Transfer], wanted: set[str] | None
-    ) -> list[Transfer]:
-        """Stamp transfers with the blockID their receipts really belong to."""
-        for _ in range(BLOCK_RETRIES):
-            block = self._call("wallet/getblockbynum", {"num": number})
-            if not block.get("blockID"):
-                raise DriverError(f"block {number} vanished while being read")
-            # Receipts carry no blockID. If the block was replaced between the two reads,
-            # its transactions differ from the receipts' and we read both again.
-            tx_ids = {tx.get("txID") for tx in block.get("transactions", ())}
-            if all(t.tx_hash in tx_ids for t in transfers):
-                return [replace(t, block_hash=block["blockID"]) for t in transfers]
-            log.info("tron %s: block %d changed while being read, reading again", self.name, number)
-            transfers = [
-                t
-                for t in self._receipt_transfers(number)
-                if wanted is None or t.to_address in wanted
-            ]
-            if not transfers:
-                return []
-        raise DriverError(f"block {number} kept changing while being read")
+    def _transfers_of(self, receipts: list[dict[str, Any]], number: int) -> list[Transfer]:
+        return [t for r in receipts for t in self._decode(r, number)]
 
     def _decode(self, receipt: Mapping[str, Any], number: int) -> list[Transfer]:
         """The token's Transfer logs of one successful receipt (failed ones carry none)."""
@@ -214,12 +240,9 @@ class TronDriver:
             or receipt.get("receipt", {}).get("result") != "SUCCESS"
         ):
             return []
-        millis = receipt.get("blockTimeStamp")
-        stamp = millis // 1000 if isinstance(millis, int) else None
         out = []
-        # log_index is the log's position in this receipt: the VM emits logs in execution
-        # order and the receipt stores them so, and (tx_hash, position) names the same event
-        # on every read. A block-wide counter would shift if a fork re-packed the block.
+        # log_index is the log's position in this receipt, in execution order: receipts
+        # have no block-wide counter. Block hash and time come from the header (see scan).
         for index, entry in enumerate(receipt.get("log", ())):
             topics = entry.get("topics", ())
             if entry.get("address", "").lower() != self._token_hex or len(topics) != 3:
@@ -236,7 +259,7 @@ class TronDriver:
                         from_address=_topic_address(topics[1]),
                         to_address=_topic_address(topics[2]),
                         amount=int(entry.get("data") or "0", 16),
-                        timestamp=stamp,
+                        timestamp=0,
                     )
                 )
             except (KeyError, ValueError):
@@ -251,6 +274,10 @@ class TronDriver:
         return reply
 
     def _request(self, what: str, call: Callable[[], T]) -> T:
+        """One node request, reported to the host's observers (metrics) when it ends."""
+        return observed(self.name, what, lambda: self._attempts(what, call))
+
+    def _attempts(self, what: str, call: Callable[[], T]) -> T:
         """Run ``call``, retrying rate limits and transient failures with jittered backoff."""
         for attempt in range(RETRIES + 1):
             try:
@@ -308,8 +335,31 @@ def _backoff(base: float, attempt: int, retry_after: float | None) -> float | No
     """Jittered exponential wait; None when the provider asked for more than MAX_WAIT."""
     if retry_after is not None and retry_after > MAX_WAIT:
         return None
-    delay = base * 2**attempt * random.uniform(0.5, 1.5)
-    return min(MAX_WAIT, max(delay, retry_after or 0.0))
+    return backoff(attempt, base, MAX_WAIT, retry_after or 0.0)
+
+
+def _num_and_id(text: str) -> tuple[int, str]:
+    """``"Num:66987565,ID:0000…"`` of getnodeinfo as (number, blockID) [reference §4]."""
+    num, _, block_id = text.partition(",ID:")
+    if not num.startswith("Num:") or len(block_id) != 64:
+        raise ValueError(text)
+    return int(num[4:]), block_id
+
+
+def _header(block: dict[str, Any]) -> Block | None:
+    """A Block from a getblockbynum answer; None for ``{}``."""
+    if not block.get("blockID"):
+        return None
+    try:
+        raw = block["block_header"]["raw_data"]
+        return Block(
+            number=int(raw.get("number", 0)),
+            hash=block["blockID"],
+            parent_hash=raw["parentHash"],
+            timestamp=int(raw["timestamp"]) // 1000,
+        )
+    except (KeyError, TypeError, ValueError):
+        raise DriverError("wallet/getblockbynum: malformed block header") from None
 
 
 def _topic_address(topic: str) -> str:

@@ -17,10 +17,18 @@ KNOWN_KEYS = {
     "token",
     "confirmations",
     "max_block_range",
+    "poll_interval",
     "decimals",
     "timeout",
+    "fee_limit",
+    "expiration_seconds",
 }
+ZERO_OWNER = "T9yD14Nj9j7xAB4dbGeiX9h8unkKHxuWwb"  # 41 + 20 zero bytes: a read-only caller
 CORE_KEYS = {"driver", "enabled"}  # passed by the core, not ours to judge
+MAX_FEE_LIMIT = 15_000_000_000  # java-tron refuses a larger fee_limit (mainnet: 15,000 TRX)
+# java-tron refuses an expiration more than a day after its head [Constant
+# MAXIMUM_TIME_UNTIL_EXPIRATION]; the margin covers the build-to-broadcast time and clock skew
+MAX_EXPIRATION_SECONDS = 86_400 - 400
 
 
 def normalize_address(address: str) -> str:
@@ -58,9 +66,16 @@ class TronSettings:
     token: str
     api_key: str | None = None
     confirmations: int = 19
-    max_block_range: int = 20
+    max_block_range: int = 100
     decimals: int | None = None
     timeout: float = 10.0
+    # twelve 3-second blocks a look: a tip, one range of headers and one receipts request per
+    # block cost 1.17 requests a block, within a free TronGrid key's daily budget
+    poll_interval: float = 36.0
+    #: The most sun a payout's energy may burn (a USDT transfer: 14,650-29,650 energy).
+    fee_limit: int = 30_000_000
+    #: How long a built payout stays valid (java-tron's own default is 60 s after the head).
+    expiration_seconds: int = 600
 
     @classmethod
     def parse(cls, settings: Mapping[str, Any]) -> TronSettings:
@@ -82,18 +97,29 @@ class TronSettings:
         decimals = settings.get("decimals")
         if decimals is not None:
             decimals = _int(settings, "decimals", 0, 0, 77)
-        timeout = settings.get("timeout", 10.0)
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-            raise DriverConfigError("timeout", "must be a positive number of seconds")
+        timeout = _seconds(settings, "timeout", 10.0)
+        poll_interval = _seconds(settings, "poll_interval", 36.0)
         return cls(
             full_node=url if url.endswith("/") else url + "/",  # urljoin keeps a base path
             token=token,
             api_key=api_key.strip() if api_key else None,
             confirmations=_int(settings, "confirmations", 19, 1, 10_000),
-            max_block_range=_int(settings, "max_block_range", 20, 1, 10_000),
+            max_block_range=_int(settings, "max_block_range", 100, 1, 10_000),
             decimals=decimals,
-            timeout=float(timeout),
+            timeout=timeout,
+            poll_interval=poll_interval,
+            fee_limit=_int(settings, "fee_limit", 30_000_000, 1, MAX_FEE_LIMIT),
+            expiration_seconds=_int(
+                settings, "expiration_seconds", 600, 60, MAX_EXPIRATION_SECONDS
+            ),
         )
+
+
+def _seconds(settings: Mapping[str, Any], key: str, default: float) -> float:
+    value = settings.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise DriverConfigError(key, "must be a positive number of seconds")
+    return float(value)
 
 
 def _int(settings: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:

@@ -8,7 +8,7 @@ Create Date: 2026-11-25 12:25:48.038644
 import sqlalchemy as sa
 from alembic import op
 
-import gateway.models
+import gateway.core.models
 
 revision = "0001"
 down_revision = None
@@ -24,15 +24,15 @@ def upgrade() -> None:
         sa.Column("next_block", sa.BigInteger(), nullable=False),
         sa.Column("last_hash", sa.String(length=100), nullable=True),
         sa.Column("owner", sa.String(length=100), nullable=True),
-        sa.Column("lease_until", gateway.models.UTCDateTime(), nullable=True),
-        sa.Column("updated_at", gateway.models.UTCDateTime(), nullable=False),
+        sa.Column("lease_until", gateway.core.models.UTCDateTime(), nullable=True),
+        sa.Column("updated_at", gateway.core.models.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("chain"),
     )
     op.create_table(
         "merchants",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("created_at", gateway.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", gateway.core.models.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
     )
@@ -45,9 +45,9 @@ def upgrade() -> None:
         sa.Column("secret_hash", sa.String(length=128), nullable=False),
         sa.Column("scopes", sa.JSON(), nullable=False),
         sa.Column("allowed_ips", sa.JSON(), nullable=False),
-        sa.Column("created_at", gateway.models.UTCDateTime(), nullable=False),
-        sa.Column("last_used_at", gateway.models.UTCDateTime(), nullable=True),
-        sa.Column("revoked_at", gateway.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", gateway.core.models.UTCDateTime(), nullable=False),
+        sa.Column("last_used_at", gateway.core.models.UTCDateTime(), nullable=True),
+        sa.Column("revoked_at", gateway.core.models.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["merchant_id"],
             ["merchants.id"],
@@ -70,8 +70,8 @@ def upgrade() -> None:
         sa.Column("merchant_id", sa.String(length=32), nullable=False),
         sa.Column("type", sa.String(length=64), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
-        sa.Column("created_at", gateway.models.UTCDateTime(), nullable=False),
-        sa.Column("dispatched_at", gateway.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", gateway.core.models.UTCDateTime(), nullable=False),
+        sa.Column("dispatched_at", gateway.core.models.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["merchant_id"],
             ["merchants.id"],
@@ -92,7 +92,7 @@ def upgrade() -> None:
         sa.Column("family", sa.String(length=32), nullable=False),
         sa.Column("xpub", sa.String(length=200), nullable=False),
         sa.Column("next_index", sa.Integer(), nullable=False),
-        sa.Column("created_at", gateway.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", gateway.core.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["merchant_id"],
             ["merchants.id"],
@@ -108,7 +108,7 @@ def upgrade() -> None:
         sa.Column("request_hash", sa.String(length=64), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=False),
         sa.Column("response", sa.JSON(), nullable=False),
-        sa.Column("created_at", gateway.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", gateway.core.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["merchant_id"],
             ["merchants.id"],
@@ -127,7 +127,7 @@ def upgrade() -> None:
         sa.Column("merchant_id", sa.String(length=32), nullable=False),
         sa.Column("chain", sa.String(length=32), nullable=False),
         sa.Column("reference", sa.String(length=200), nullable=False),
-        sa.Column("amount", gateway.models.BaseUnits(length=80), nullable=False),
+        sa.Column("amount", gateway.core.models.BaseUnits(length=80), nullable=False),
         sa.Column("decimals", sa.Integer(), nullable=False),
         sa.Column("token", sa.String(length=100), nullable=False),
         sa.Column("address", sa.String(length=100), nullable=False),
@@ -135,17 +135,17 @@ def upgrade() -> None:
         sa.Column("hd_account_id", sa.Integer(), nullable=False),
         sa.Column("hd_index", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("amount_seen", gateway.models.BaseUnits(length=80), nullable=False),
-        sa.Column("amount_confirmed", gateway.models.BaseUnits(length=80), nullable=False),
+        sa.Column("amount_seen", gateway.core.models.BaseUnits(length=80), nullable=False),
+        sa.Column("amount_confirmed", gateway.core.models.BaseUnits(length=80), nullable=False),
         sa.Column("underpaid", sa.Boolean(), nullable=False),
         sa.Column("overpaid", sa.Boolean(), nullable=False),
         sa.Column("late", sa.Boolean(), nullable=False),
         sa.Column("metadata", sa.JSON(), nullable=False),
-        sa.Column("expires_at", gateway.models.UTCDateTime(), nullable=False),
-        sa.Column("created_at", gateway.models.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", gateway.models.UTCDateTime(), nullable=False),
-        sa.Column("paid_at", gateway.models.UTCDateTime(), nullable=True),
-        sa.Column("cancelled_at", gateway.models.UTCDateTime(), nullable=True),
+        sa.Column("expires_at", gateway.core.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", gateway.core.models.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", gateway.core.models.UTCDateTime(), nullable=False),
+        sa.Column("paid_at", gateway.core.models.UTCDateTime(), nullable=True),
+        sa.Column("cancelled_at", gateway.core.models.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["hd_account_id"],
             ["hd_accounts.id"],
@@ -182,12 +182,12 @@ def upgrade() -> None:
         sa.Column("block_hash", sa.String(length=100), nullable=False),
         sa.Column("from_address", sa.String(length=100), nullable=False),
         sa.Column("to_address", sa.String(length=100), nullable=False),
-        sa.Column("amount", gateway.models.BaseUnits(length=80), nullable=False),
+        sa.Column("amount", gateway.core.models.BaseUnits(length=80), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("late", sa.Boolean(), nullable=False),
-        sa.Column("created_at", gateway.models.UTCDateTime(), nullable=False),
-        sa.Column("confirmed_at", gateway.models.UTCDateTime(), nullable=True),
-        sa.Column("reverted_at", gateway.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", gateway.core.models.UTCDateTime(), nullable=False),
+        sa.Column("confirmed_at", gateway.core.models.UTCDateTime(), nullable=True),
+        sa.Column("reverted_at", gateway.core.models.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["order_id"],
             ["orders.id"],

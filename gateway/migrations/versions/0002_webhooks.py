@@ -8,7 +8,7 @@ Create Date: 2026-11-25 12:30:09.925399
 import sqlalchemy as sa
 from alembic import op
 
-import gateway.models
+import gateway.core.models
 
 revision = "0002"
 down_revision = "0001"
@@ -34,11 +34,11 @@ def upgrade() -> None:
         sa.Column("description", sa.String(length=500), nullable=False),
         sa.Column("secret", sa.String(length=128), nullable=False),
         sa.Column("previous_secret", sa.String(length=128), nullable=True),
-        sa.Column("previous_secret_expires_at", gateway.models.UTCDateTime(), nullable=True),
-        sa.Column("failing_since", gateway.models.UTCDateTime(), nullable=True),
+        sa.Column("previous_secret_expires_at", gateway.core.models.UTCDateTime(), nullable=True),
+        sa.Column("failing_since", gateway.core.models.UTCDateTime(), nullable=True),
         sa.Column("disabled_reason", sa.String(length=200), nullable=True),
-        sa.Column("created_at", gateway.models.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", gateway.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", gateway.core.models.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", gateway.core.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["merchant_id"],
             ["merchants.id"],
@@ -65,14 +65,14 @@ def upgrade() -> None:
         sa.Column("endpoint_id", sa.String(length=32), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempt_count", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", gateway.models.UTCDateTime(), nullable=True),
-        sa.Column("lease_until", gateway.models.UTCDateTime(), nullable=True),
-        sa.Column("enqueued_at", gateway.models.UTCDateTime(), nullable=True),
+        sa.Column("next_attempt_at", gateway.core.models.UTCDateTime(), nullable=True),
+        sa.Column("lease_until", gateway.core.models.UTCDateTime(), nullable=True),
+        sa.Column("enqueued_at", gateway.core.models.UTCDateTime(), nullable=True),
         sa.Column("last_status_code", sa.Integer(), nullable=True),
         sa.Column("last_error", sa.String(length=500), nullable=True),
-        sa.Column("created_at", gateway.models.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", gateway.models.UTCDateTime(), nullable=False),
-        sa.Column("delivered_at", gateway.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", gateway.core.models.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", gateway.core.models.UTCDateTime(), nullable=False),
+        sa.Column("delivered_at", gateway.core.models.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["endpoint_id"], ["webhook_endpoints.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["event_id"],
@@ -110,7 +110,7 @@ def upgrade() -> None:
         ),
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("delivery_id", sa.String(length=32), nullable=False),
-        sa.Column("started_at", gateway.models.UTCDateTime(), nullable=False),
+        sa.Column("started_at", gateway.core.models.UTCDateTime(), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column("latency_ms", sa.Integer(), nullable=False),
         sa.Column("response_excerpt", sa.Text(), nullable=False),

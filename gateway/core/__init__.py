@@ -1,0 +1,1 @@
+"""The domain: configuration, database, models, orders, payments and the watcher. No Flask."""

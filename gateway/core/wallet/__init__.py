@@ -1,0 +1,1 @@
+"""The back office: payout wallets, the ledger, payouts, refunds, reconciliation."""

@@ -1,0 +1,1 @@
+"""The address book: destinations payouts may go to."""

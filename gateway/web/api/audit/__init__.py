@@ -1,0 +1,1 @@
+"""The audit log: who did what, with which key, from where."""

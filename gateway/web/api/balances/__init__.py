@@ -1,0 +1,1 @@
+"""Balances per chain and the deposit addresses holding received money."""

@@ -1,0 +1,1 @@
+"""The payout policy: approval threshold, daily limit, allow-list."""

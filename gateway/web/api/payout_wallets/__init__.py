@@ -1,0 +1,1 @@
+"""Payout wallets: register, list, read."""

@@ -1,0 +1,1 @@
+"""Payouts: create, approve, cancel, sign externally."""

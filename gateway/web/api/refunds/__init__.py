@@ -1,0 +1,1 @@
+"""Refunds: payouts that pay back (part of) what an order received."""

@@ -1,0 +1,1 @@
+"""The ledger's movements, as JSON pages or a CSV export."""
