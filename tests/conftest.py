@@ -15,12 +15,15 @@ from typing import Any
 import pytest
 from bip_utils import Bip44Coins
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from werkzeug.serving import make_server
 
-from gateway import addresses, auth, create_app, db
-from gateway.chains import drivers
-from gateway.models import Merchant
+from gateway.cli import main
+from gateway.core import addresses
+from gateway.core.models import Merchant
+from gateway.web import auth, db
+from gateway.web.app import create_app
+from gateway.web.chains import drivers
 from tests.support.databases import (
     PostgresSchema,
     postgres_reachable,
@@ -29,9 +32,18 @@ from tests.support.databases import (
 )
 from tests.support.keys import account_xpub
 
-pytest_plugins = ["tests.fixtures.devnet", "tests.fixtures.tron"]
+pytest_plugins = ["tests.fixtures.devnet", "tests.fixtures.tron", "tests.fixtures.shop"]
 
 ALL_SCOPES = ",".join(auth.SCOPES)
+
+
+@pytest.fixture(autouse=True)
+def _no_flask_cli_marker() -> Iterator[None]:
+    """Flask's CLI sets FLASK_RUN_FROM_CLI in os.environ and never unsets it; a test that ran
+    `gateway ...` in-process would otherwise make every later child's `app.run()` a no-op."""
+    os.environ.pop("FLASK_RUN_FROM_CLI", None)
+    yield
+    os.environ.pop("FLASK_RUN_FROM_CLI", None)
 
 
 @pytest.fixture(scope="session")
@@ -126,9 +138,16 @@ def server(app: Flask) -> Iterator[str]:
 
 
 @pytest.fixture
-def runner(app: Flask):
-    """A CLI runner bound to ``app``."""
-    return app.test_cli_runner()
+def runner(app: Flask) -> FlaskCliRunner:
+    """A runner of the ``gateway`` command bound to ``app``."""
+    return GatewayRunner(app)
+
+
+class GatewayRunner(FlaskCliRunner):
+    """Invokes the ``gateway`` command (not the app's bare ``flask`` one) by default."""
+
+    def invoke(self, cli: Any = None, args: Any = None, **kwargs: Any) -> Any:
+        return super().invoke(cli or main, args, **kwargs)
 
 
 @dataclass

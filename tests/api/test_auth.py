@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from gateway import db
-from gateway.models import ApiKey, Order
+from gateway.core.models import ApiKey, Order
+from gateway.web import db
 
 ORDERS = "/api/v1/orders"
 ORDER = {"amount": "5", "chain": "devnet", "reference": "a"}
@@ -113,17 +113,3 @@ def test_keys_are_stored_hashed(app, merchant):
     secret = merchant.key.split("_", 2)[2]
     assert secret not in (key.secret_hash, key.prefix)
     assert merchant.key.startswith(key.prefix + "_")
-
-
-def test_rate_limit_per_key_answers_429_with_retry_after(app, client, make_merchant, monkeypatch):
-    import gateway.ratelimit
-
-    app.config["GATEWAY"]["server"]["rate_limit_per_minute"] = 3
-    monkeypatch.setattr(gateway.ratelimit.time, "time", lambda: 1_800_000_015.0)
-    busy, calm = make_merchant("busy"), make_merchant("calm")
-    statuses = [client.get(ORDERS, headers=busy.headers).status_code for _ in range(4)]
-    assert statuses == [200, 200, 200, 429]
-    limited = client.get(ORDERS, headers=busy.headers)
-    assert limited.json["code"] == "rate_limited"
-    assert limited.headers["Retry-After"] == "45"
-    assert client.get(ORDERS, headers=calm.headers).status_code == 200

@@ -9,8 +9,8 @@ import requests
 import sqlalchemy as sa
 from bip_utils import Bip44Coins
 
-from gateway import db
-from gateway.models import HdAccount, Order
+from gateway.core.models import HdAccount, Order
+from gateway.web import db
 from plugins.hd import child_address
 from tests.support.keys import MERCHANT_EVM_XPUB
 

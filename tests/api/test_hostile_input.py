@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import sqlalchemy as sa
 
-from gateway import db
-from gateway.models import Order
+from gateway.core.models import Order
+from gateway.web import db
+from tests.api.routes import routes
 
 ORDERS = "/api/v1/orders"
 VALID = '{"amount": "1", "chain": "devnet", "reference": "r"'
@@ -88,3 +91,27 @@ def test_the_documented_error_schema_is_the_one_returned(client):
     assert (error["code"]["type"], error["status"]["type"]) == ("string", "integer")
     default = spec["components"]["responses"]["DEFAULT_ERROR"]["content"]["application/json"]
     assert default["schema"]["$ref"].endswith("/ApiError")
+
+
+def test_nul_anywhere_in_the_url_of_any_route_is_400_never_500(app, client, merchant, caplog):
+    """Every rule of the url_map, public pages included: a NUL in each variable part, or in
+    the query of a rule without one, is refused before it reaches a view or the database."""
+    caplog.set_level(logging.ERROR)
+    answers = {}
+    for route in routes(app):
+        if route.arguments:
+            url = route.url(**{name: "ord_%00x" for name in route.arguments})
+        else:
+            url = route.rule + "?q=%00"
+        response = client.open(url, method=route.method, headers=merchant.headers)
+        answers[str(route)] = response.status_code
+    assert {route: status for route, status in answers.items() if status != 400} == {}
+    assert "/pay/<order_id>" in " ".join(answers)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_nul_in_a_checkout_url_is_a_friendly_page(client):
+    for url in ("/pay/ord_%00x", "/pay/%00/status.json"):
+        response = client.get(url)
+        assert response.status_code == 400
+        assert response.mimetype == "text/html"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from openapi_spec_validator import validate
 
 METHODS = {"get", "post", "put", "patch", "delete"}
@@ -35,8 +37,20 @@ def test_every_api_route_is_documented(app, client):
             assert (path, method) in documented, f"{method} {path} is not documented"
 
 
-def test_docs_ui_is_served(client):
+def test_docs_ui_is_served_from_the_app_alone(client):
+    """A public page: every script and style comes from the gateway, none from a CDN."""
     response = client.get("/api/docs")
     assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert assets, page
+    for asset in assets:
+        assert asset.startswith("/api/docs/"), asset
+        fetched = client.get(asset)
+        assert fetched.status_code == 200, asset
+        assert fetched.mimetype in ("text/css", "text/javascript", "image/png"), asset
+    assert "<script>" not in page  # no inline script: the CSP allows none
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "http" not in policy
     assert b"swagger-ui" in response.data
     assert b"/api/openapi.json" in response.data

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from bip_utils import Bip44Coins
 
-from gateway import db
-from gateway.models import Event, HdAccount, Order
+from gateway.core.models import Event, HdAccount, Order
+from gateway.web import db
 from plugins.hd import child_address
 from tests.support.keys import MERCHANT_EVM_XPUB
 

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from gateway import db, orders, payments
-from gateway.models import Order, utcnow
+from gateway.core import orders, payments
+from gateway.core.models import Order, utcnow
+from gateway.web import db
 from plugins.base import Transfer
 
 _tx = itertools.count(1)
@@ -45,8 +46,9 @@ class Buyer:
                 from_address="0x" + "ab" * 20,
                 to_address=order.address,
                 amount=units,
+                timestamp=int(utcnow().timestamp()),
             )
-            payment = payments.record(session, order.chain, order, transfer, utcnow())
+            payment = payments.record(session, order.chain, order, transfer, occurrence=0)
             if confirmed:
                 payment.status, payment.confirmed_at = "confirmed", utcnow()
                 orders.recompute(session, order)

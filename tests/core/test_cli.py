@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from bip_utils import Bip44Coins
 
-from gateway import db
-from gateway.models import ApiKey, HdAccount, Merchant
+from gateway.core.models import ApiKey, HdAccount, Merchant
+from gateway.web import db
 from plugins.hd import child_address
 from tests.support.keys import account_xpub
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway import config
-from gateway.config import ConfigError
+from gateway.core import config
+from gateway.core.config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +23,7 @@ def test_defaults_without_a_file():
 
 
 def test_example_config_is_valid_and_builds_every_driver():
-    from gateway.chains import build_drivers
+    from gateway.core.chains import build_drivers
 
     loaded = config.load(ROOT / "config.example.toml", environ={})
     chains = {name: {**c, "enabled": True} for name, c in loaded["chains"].items()}
@@ -77,7 +77,7 @@ def test_bad_settings_name_the_key(tmp_path, toml, key):
 
 
 def test_a_driver_names_its_bad_setting():
-    from gateway.chains import build_drivers
+    from gateway.core.chains import build_drivers
 
     chains = config.validate(
         {
@@ -117,3 +117,21 @@ def test_the_command_stops_with_one_line_naming_the_key(tmp_path):
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert lines == ["Error: configuration: chains.devnet.confirmatons: unknown setting"]
+
+
+@pytest.mark.parametrize("command", [["worker", "--burst"], ["watch"], ["db", "upgrade"]])
+def test_every_process_refuses_a_bad_retry_schedule_in_one_line(tmp_path, command):
+    env = {**os.environ, "GATEWAY_WEBHOOKS__RETRY_SCHEDULE": "1x"}
+    env.pop("GATEWAY_CONFIG", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "Error: configuration: webhooks.retry_schedule: bad delay '1x' (use e.g. 5s, 30m, 2h)"
+    ]

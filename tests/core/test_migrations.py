@@ -7,9 +7,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+import gateway.core.audit
+import gateway.core.wallet.models  # noqa: F401  (registers the back office's tables)
 import webhooks.models  # noqa: F401  (registers the webhook tables)
-from gateway.database import Base
-from gateway.migrate import alembic_config
+from gateway.cli.migrate import alembic_config
+from gateway.core.db import Base
 
 
 def test_one_linear_history():

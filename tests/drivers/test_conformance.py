@@ -29,6 +29,7 @@ from plugins.base import (
     default_registry,
 )
 from tests.drivers.harnesses import HARNESSES, DriverHarness
+from tests.support.blocks import block_hash
 from tests.support.keys import account_xpub
 
 USDT = 10**6
@@ -60,15 +61,16 @@ def assert_well_formed(driver: ChainDriver, found: list[Transfer], start: int, e
     for t in found:
         assert type(t.amount) is int and t.amount >= 0
         assert type(t.log_index) is int
+        assert t.timestamp == driver.block(t.block_number).timestamp
         assert driver.normalize_address(t.to_address) == t.to_address
         assert driver.normalize_address(t.from_address) == t.from_address
         assert start <= t.block_number <= end
-        assert t.block_hash == driver.block_hash(t.block_number)
+        assert t.block_hash == block_hash(driver, t.block_number)
 
 
 def pay_three(harness: DriverHarness, driver: ChainDriver) -> PaidRange:
     """Three payments over two blocks, then empty blocks, in a range of fresh blocks."""
-    start = driver.head() + 1
+    start = driver.tip().number + 1
     alice, bob, carol = (harness.recipient(i) for i in range(3))
     made = {harness.pay(alice, 1_500_000): (alice, 1_500_000)}
     harness.mine()
@@ -174,30 +176,30 @@ def test_decimals_is_an_int_read_from_the_chain(
 
 
 def test_head_grows_with_blocks(harness: DriverHarness, driver: ChainDriver) -> None:
-    before = driver.head()
+    before = driver.tip().number
     harness.mine(3)
-    head = driver.head()
+    head = driver.tip().number
     assert head == before + 3
-    assert driver.confirmed_head(head) <= head
+    assert driver.tip().confirmed <= head
 
 
 def test_block_hash_is_stable_and_none_beyond_head(
     harness: DriverHarness, driver: ChainDriver
 ) -> None:
     head = harness.mine(2)
-    assert driver.head() == head
-    first = driver.block_hash(head)
+    assert driver.tip().number == head
+    first = block_hash(driver, head)
     assert isinstance(first, str) and first
-    assert driver.block_hash(head) == first
-    assert driver.block_hash(head - 1) not in (None, first)
-    assert driver.block_hash(head + 1) is None
-    assert driver.block_hash(head + 1000) is None
+    assert block_hash(driver, head) == first
+    assert block_hash(driver, head - 1) not in (None, first)
+    assert block_hash(driver, head + 1) is None
+    assert block_hash(driver, head + 1000) is None
 
 
 def test_transfers_are_exactly_the_payments(harness: DriverHarness, driver: ChainDriver) -> None:
     start, end, made = pay_three(harness, driver)
 
-    found = driver.transfers(start, end)
+    found = driver.scan(start, end).transfers
 
     assert {t.tx_hash: (t.to_address, t.amount) for t in found} == made
     assert len(found) == len(made)
@@ -216,10 +218,10 @@ def test_match_keeps_only_watched_recipients_and_is_asked_once(
         asked.append(set(recipients))
         return recipients & {bob}
 
-    found = driver.transfers(start, end, match)
+    found = driver.scan(start, end, match).transfers
 
     assert [(t.to_address, t.amount) for t in found] == [(bob, 2 * USDT)]
-    assert found == [t for t in driver.transfers(start, end) if t.to_address == bob]
+    assert found == [t for t in driver.scan(start, end).transfers if t.to_address == bob]
     assert len(asked) == 1 and asked[0] >= {to for to, _ in made.values()}
     assert_well_formed(driver, found, start, end)
 
@@ -228,13 +230,13 @@ def test_other_tokens_and_failed_transfers_are_absent(
     harness: DriverHarness, driver: ChainDriver
 ) -> None:
     to = harness.recipient(0)
-    start = driver.head() + 1
+    start = driver.tip().number + 1
     other = harness.pay_other_token(to, 7 * USDT)
     failed = harness.pay_failing(to, 9)
     paid = harness.pay(to, 11)
     end = harness.mine()
 
-    found = driver.transfers(start, end)
+    found = driver.scan(start, end).transfers
 
     assert [(t.tx_hash, t.amount) for t in found] == [(paid, 11)]
     assert other not in {t.tx_hash for t in found}
@@ -246,30 +248,30 @@ def test_scans_are_idempotent_and_ranges_add_up(
 ) -> None:
     start, end, _ = pay_three(harness, driver)
 
-    whole = driver.transfers(start, end)
+    whole = driver.scan(start, end).transfers
 
     # the watcher may rescan after a crash or move its cursor in any steps: same answer
-    assert driver.transfers(start, end) == whole
-    pieces = [t for n in range(start, end + 1) for t in driver.transfers(n, n)]
+    assert driver.scan(start, end).transfers == whole
+    pieces = [t for n in range(start, end + 1) for t in driver.scan(n, n).transfers]
     assert pieces == whole
     middle = start + 1
-    assert driver.transfers(start, middle) + driver.transfers(middle + 1, end) == whole
+    assert driver.scan(start, middle).transfers + driver.scan(middle + 1, end).transfers == whole
 
 
 def test_reorged_transfer_disappears(harness: DriverHarness, driver: ChainDriver) -> None:
-    start = driver.head() + 1
+    start = driver.tip().number + 1
     tx = harness.pay(harness.recipient(0), 5)
     head = harness.mine()
-    [transfer] = driver.transfers(start, head)
+    [transfer] = driver.scan(start, head).transfers
     number = transfer.block_number
-    assert number > driver.confirmed_head(head), "only unconfirmed blocks may be reorged"
-    old_hash = driver.block_hash(number)
+    assert number > driver.tip().confirmed, "only unconfirmed blocks may be reorged"
+    old_hash = block_hash(driver, number)
 
     harness.reorg(head - number + 1)
 
-    assert driver.head() == head
-    assert driver.block_hash(number) not in (None, old_hash)
-    rescan = driver.transfers(start, head)
+    assert driver.tip().number == head
+    assert block_hash(driver, number) not in (None, old_hash)
+    rescan = driver.scan(start, head).transfers
     assert tx not in {t.tx_hash for t in rescan}
     assert old_hash not in {t.block_hash for t in rescan}
 
@@ -281,7 +283,7 @@ def test_blocks_beyond_head_are_not_reported_empty(
     # head: a block it does not have yet must not come back as a block without transfers
     head = harness.mine()
     with pytest.raises((DriverError, ValueError)):
-        driver.transfers(head + 1, head + 3)
+        driver.scan(head + 1, head + 3)
 
 
 # -- provider trouble ----------------------------------------------------------------
@@ -289,13 +291,13 @@ def test_blocks_beyond_head_are_not_reported_empty(
 
 def test_rate_limit_burst_is_survived(harness: DriverHarness, driver: ChainDriver) -> None:
     start, end, _ = pay_three(harness, driver)
-    expected = driver.transfers(start, end)
+    expected = driver.scan(start, end).transfers
 
     before = harness.requests_seen()
     harness.rate_limit(2)
-    assert driver.transfers(start, end) == expected
+    assert driver.scan(start, end).transfers == expected
     harness.rate_limit(2)
-    assert driver.head() == end
+    assert driver.tip().number == end
     assert harness.requests_seen() - before >= 2 + 2 + 2, "the bursts were not retried"
 
 
@@ -306,4 +308,27 @@ def test_persistent_rate_limit_raises_never_a_partial_result(
 
     harness.rate_limit(1000)  # outlasts any in-call retry; the fixtures' nodes end with the test
     with pytest.raises(DriverError):  # RateLimited is one
-        driver.transfers(start, end)
+        driver.scan(start, end)
+
+
+def test_scan_reports_its_end_block_as_read(harness: DriverHarness, driver: ChainDriver):
+    start = driver.tip().number + 1
+    harness.pay(harness.recipient(0), USDT)
+    end = harness.mine(2)
+    scan = driver.scan(start, end)
+    block = driver.block(end)
+    assert scan.end == block
+    assert (block.number, driver.block(end - 1).hash) == (end, block.parent_hash)
+    assert driver.tip().hash in (None, driver.block(driver.tip().number).hash)
+
+
+def test_a_lagging_backend_is_an_error_never_an_empty_range(
+    harness: DriverHarness, driver: ChainDriver
+):
+    start = driver.tip().number + 1
+    harness.pay(harness.recipient(0), USDT)
+    end = harness.mine()
+    harness.lag(behind=1)  # the backend answering lacks the block that pays
+    with pytest.raises(DriverError):
+        driver.scan(start, end)
+    assert [t.amount for t in driver.scan(start, end).transfers] == [USDT]

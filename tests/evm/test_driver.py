@@ -8,9 +8,10 @@ from collections.abc import Callable
 import pytest
 from bip_utils import Bip39SeedGenerator, Bip44, Bip44Coins
 
+from devtools.devnet import CHAIN_ID, MNEMONIC, Devnet
 from plugins.base import ChainDriver, DriverConfigError, DriverError, RateLimited, Transfer
-from plugins.evm.devnet import CHAIN_ID, MNEMONIC, Devnet
 from plugins.evm.driver import EvmDriver
+from tests.support.blocks import block_hash
 from tests.support.faultproxy import FaultProxy
 
 MakeDriver = Callable[..., EvmDriver]
@@ -57,9 +58,13 @@ def test_payment_uri_is_eip681(evm_driver: EvmDriver, devnet: Devnet) -> None:
         evm_driver.payment_uri(to, -1)
 
 
-def test_confirmed_head(evm_driver: EvmDriver) -> None:
+def test_tip_counts_confirmations_from_the_head(evm_driver: EvmDriver, devnet: Devnet) -> None:
+    devnet.mine(5)
+    tip = evm_driver.tip()
     assert evm_driver.confirmations == 3
-    assert evm_driver.confirmed_head(100) == 98
+    assert tip.number == devnet.w3.eth.block_number
+    assert tip.confirmed == tip.number - 2  # three blocks, the head's own included
+    assert tip.hash == block_hash(evm_driver, tip.number)
 
 
 @pytest.mark.parametrize(
@@ -72,7 +77,6 @@ def test_confirmed_head(evm_driver: EvmDriver) -> None:
         ({"token": "0xdAC17F958D2ee523a2206206994597C13D831Ec7"}, "token"),
         ({"confirmations": 0}, "confirmations"),
         ({"confirmations": True}, "confirmations"),
-        ({"poa": "yes"}, "poa"),
         ({"max_block_range": 0}, "max_block_range"),
         ({"decimals": 6.0}, "decimals"),
         ({"timeout": 0}, "timeout"),
@@ -109,7 +113,7 @@ def test_configured_decimals_must_match_contract(make_evm_driver: MakeDriver) ->
 
 def test_wrong_chain_id_is_refused(make_evm_driver: MakeDriver) -> None:
     with pytest.raises(DriverError, match="chain 31337"):
-        make_evm_driver(chain_id=1).head()
+        make_evm_driver(chain_id=1).tip()
 
 
 def test_transfers_in_range(evm_driver: EvmDriver, devnet: Devnet) -> None:
@@ -119,9 +123,9 @@ def test_transfers_in_range(evm_driver: EvmDriver, devnet: Devnet) -> None:
     pay_bob = devnet.transfer(devnet.usdt, 1, bob, 12_500_000)
     pay_carol = devnet.transfer(devnet.usdt, 1, carol, 1)
     devnet.mine(3)
-    head = evm_driver.head()
+    head = evm_driver.tip().number
 
-    found = evm_driver.transfers(start, head)
+    found = evm_driver.scan(start, head).transfers
 
     assert [(t.tx_hash, t.from_address, t.to_address, t.amount) for t in found] == [
         (mint, "0x0000000000000000000000000000000000000000", alice, 100 * USDT),
@@ -130,14 +134,14 @@ def test_transfers_in_range(evm_driver: EvmDriver, devnet: Devnet) -> None:
     ]
     assert [t.block_number for t in found] == [start, start + 1, start + 2]
     for transfer in found:
-        assert transfer.block_hash == evm_driver.block_hash(transfer.block_number)
+        assert transfer.block_hash == block_hash(evm_driver, transfer.block_number)
         assert transfer.block_hash.startswith("0x") and transfer.block_hash.islower()
         assert isinstance(transfer.amount, int)
-    assert evm_driver.transfers(head, head) == []
+    assert evm_driver.scan(head, head).transfers == []
 
 
 def test_block_hash_of_future_block_is_none(evm_driver: EvmDriver) -> None:
-    assert evm_driver.block_hash(evm_driver.head() + 1000) is None
+    assert block_hash(evm_driver, evm_driver.tip().number + 1000) is None
 
 
 def test_fee_makes_two_logs_both_reported(evm_driver: EvmDriver, devnet: Devnet) -> None:
@@ -147,7 +151,7 @@ def test_fee_makes_two_logs_both_reported(evm_driver: EvmDriver, devnet: Devnet)
     tx = devnet.transfer(devnet.usdt, 1, bob, 5 * USDT)
     block = devnet.w3.eth.block_number
 
-    found = evm_driver.transfers(block, block)
+    found = evm_driver.scan(block, block).transfers
 
     assert found == [
         Transfer(tx, 0, block, found[0].block_hash, alice, bob, 4_990_000, found[0].timestamp),
@@ -163,7 +167,7 @@ def test_other_tokens_are_not_reported(evm_driver: EvmDriver, devnet: Devnet) ->
     devnet.transfer(other, 1, devnet.accounts[2].address, 7 * USDT)
     mine = devnet.mint(devnet.usdt, devnet.accounts[2].address, 3 * USDT)
 
-    found = evm_driver.transfers(start, evm_driver.head())
+    found = evm_driver.scan(start, evm_driver.tip().number).transfers
 
     assert [(t.tx_hash, t.amount) for t in found] == [(mine, 3 * USDT)]
 
@@ -173,16 +177,16 @@ def test_reorg_changes_block_hash(evm_driver: EvmDriver, devnet: Devnet) -> None
     devnet.transfer(devnet.usdt, 0, devnet.accounts[4].address, 0)
     number = devnet.w3.eth.block_number
     devnet.mine(2)
-    old_hash = evm_driver.block_hash(number)
-    old_transfers = evm_driver.transfers(number, number)
+    old_hash = block_hash(evm_driver, number)
+    old_transfers = evm_driver.scan(number, number).transfers
 
     assert devnet.revert(before)
     replacement = devnet.mint(devnet.usdt, devnet.accounts[5].address, 9)
     devnet.mine(2)
 
     assert devnet.w3.eth.block_number >= number
-    assert evm_driver.block_hash(number) not in (None, old_hash)
-    new_transfers = evm_driver.transfers(number, number)
+    assert block_hash(evm_driver, number) not in (None, old_hash)
+    new_transfers = evm_driver.scan(number, number).transfers
     assert [t.tx_hash for t in new_transfers] == [replacement]
     assert new_transfers != old_transfers
 
@@ -201,11 +205,11 @@ def test_wide_ranges_are_split_and_nothing_is_lost(
     end = start + 31
     devnet.mine(max(0, end - devnet.w3.eth.block_number))
     driver = make_evm_driver(rpc_url=evm_proxy.url)
-    driver.head()  # the one-time chain id check, outside the counts below
+    driver.tip()  # the one-time chain id check, outside the counts below
     evm_proxy.reset()
     evm_proxy.refuse_log_ranges_wider_than(8)
 
-    found = driver.transfers(start, end)
+    found = driver.scan(start, end).transfers
 
     assert [t.tx_hash for t in found] == txs
     assert [t.amount for t in found] == [1, 2, 3, 4]
@@ -216,7 +220,7 @@ def test_wide_ranges_are_split_and_nothing_is_lost(
 
     evm_proxy.reset()
     evm_proxy.refuse_log_ranges_wider_than(8)
-    assert driver.transfers(start, end) == found
+    assert driver.scan(start, end).transfers == found
     assert evm_proxy.received["eth_getLogs"] == 4  # the hint is remembered
 
 
@@ -224,18 +228,18 @@ def test_one_block_refused_is_an_error(make_evm_driver: MakeDriver, evm_proxy: F
     driver = make_evm_driver(rpc_url=evm_proxy.url)
     evm_proxy.refuse_log_ranges_wider_than(0)
     with pytest.raises(DriverError, match="refused"):
-        driver.transfers(1, 4)
+        driver.scan(1, 4)
 
 
 def test_429_then_success(make_evm_driver: MakeDriver, evm_proxy: FaultProxy) -> None:
     driver = make_evm_driver(rpc_url=evm_proxy.url)
-    driver.head()
+    driver.tip()
     evm_proxy.reset()
     evm_proxy.rate_limit(1, retry_after="0")
 
-    assert driver.head() > 0
-    assert evm_proxy.received["eth_blockNumber"] == 2
-    assert evm_proxy.forwarded["eth_blockNumber"] == 1
+    assert driver.tip().number > 0
+    assert evm_proxy.received["eth_getBlockByNumber"] == 2
+    assert evm_proxy.forwarded["eth_getBlockByNumber"] == 1
 
 
 @pytest.mark.parametrize("status", [429, 503])
@@ -243,7 +247,7 @@ def test_persistent_rate_limit_raises(
     make_evm_driver: MakeDriver, evm_proxy: FaultProxy, status: int
 ) -> None:
     driver = make_evm_driver(rpc_url=evm_proxy.url)
-    driver.head()
+    driver.tip()
     evm_proxy.reset()
     if status == 429:
         evm_proxy.rate_limit(100, retry_after="0")
@@ -251,7 +255,7 @@ def test_persistent_rate_limit_raises(
         evm_proxy.unavailable(100)
 
     with pytest.raises(RateLimited):
-        driver.transfers(1, 2)
+        driver.scan(1, 2)
     assert evm_proxy.received["eth_getLogs"] == 3  # two quick retries, then give up
     assert evm_proxy.forwarded["eth_getLogs"] == 0
 
@@ -261,7 +265,7 @@ def test_long_retry_after_is_passed_on(make_evm_driver: MakeDriver, evm_proxy: F
     evm_proxy.rate_limit(1, retry_after="30")
 
     with pytest.raises(RateLimited) as caught:
-        driver.head()
+        driver.tip()
     assert caught.value.retry_after == 30
     assert sum(evm_proxy.received.values()) == 1  # no point retrying within 30 s
 
@@ -273,7 +277,7 @@ def test_timeout_is_a_driver_error(make_evm_driver: MakeDriver, evm_proxy: Fault
 
     def call() -> None:
         try:
-            driver.head()
+            driver.tip()
         except BaseException as exc:
             outcome.append(exc)
 
@@ -291,4 +295,4 @@ def test_unreachable_node_is_a_driver_error(make_evm_driver: MakeDriver) -> None
         url = proxy.url
     driver = make_evm_driver(rpc_url=url)  # nothing listens there any more
     with pytest.raises(DriverError):
-        driver.head()
+        driver.tip()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from gateway import migrate
-from gateway.database import Base
+from gateway.cli import migrate
+from gateway.core.db import Base
 
 POSTGRES_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -27,6 +27,9 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._faults: deque[tuple[str, Any]] = deque()
         self._max_log_range: int | None = None
+        self._lagging: list[int] = []  # blocks behind, one entry per eth_getLogs request
+        self._hang_method: str | None = None  # hang the next request calling this method
+        self._strip_timestamps = False
         self._release = threading.Event()
         #: Every request received, by JSON-RPC method (faulted ones included).
         self.received: Counter[str] = Counter()
@@ -52,6 +55,12 @@ class FaultProxy:
         """Answer the next ``n`` requests with HTTP 503."""
         self._queue(n, ("status", (503, retry_after)))
 
+    def hang_on(self, method: str) -> None:
+        """Hold the next request that calls ``method`` (until ``release`` or stop)."""
+        with self._lock:
+            self._release.clear()
+            self._hang_method = method
+
     def hang(self, n: int = 1) -> None:
         """Hold the next ``n`` requests without answering (until ``release`` or stop)."""
         self._release.clear()
@@ -66,10 +75,23 @@ class FaultProxy:
         with self._lock:
             self._max_log_range = blocks
 
+    def lag(self, behind: int, requests: int = 1) -> None:
+        """Answer the next ``requests`` requests holding an eth_getLogs from a backend that is
+        ``behind`` blocks behind: it has no logs and no headers above its own head."""
+        with self._lock:
+            self._lagging.extend([behind] * requests)
+
+    def strip_block_timestamps(self, strip: bool = True) -> None:
+        """Leave ``blockTimestamp`` off logs, as nodes before it was specified do."""
+        with self._lock:
+            self._strip_timestamps = strip
+
     def reset(self) -> None:
         """Drop pending faults, the range limit and the counters."""
         with self._lock:
             self._faults.clear()
+            self._lagging.clear()
+            self._strip_timestamps = False
             self._max_log_range = None
             self.received.clear()
             self.forwarded.clear()
@@ -113,6 +135,9 @@ class FaultProxy:
                 self.received[call.get("method", "?")] += 1
             if self._faults:
                 return self._faults.popleft()
+            if self._hang_method and any(c.get("method") == self._hang_method for c in calls):
+                self._hang_method = None
+                return "hang", None
             limit = self._max_log_range
             for call in calls:
                 wide = limit is not None and _log_range(call) > limit
@@ -120,7 +145,40 @@ class FaultProxy:
                     return "refuse_range", call.get("id")
             for call in calls:
                 self.forwarded[call.get("method", "?")] += 1
+            if self._lagging and any(c.get("method") == "eth_getLogs" for c in calls):
+                return "lag", self._lagging.pop(0)
         return "forward", None
+
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        payload = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        return requests.post(self.upstream, json=payload, timeout=HANG_LIMIT).json()["result"]
+
+    def _as_lagging(self, calls: list[dict[str, Any]], replies: Any, behind: int) -> Any:
+        """Rewrite the node's answers as a node ``behind`` blocks behind would give them."""
+        top = int(self._rpc("eth_blockNumber", []), 16) - behind
+        listed = replies if isinstance(replies, list) else [replies]
+        by_id = {call.get("id"): call for call in calls}
+        for reply in listed:
+            call = by_id.get(reply.get("id"), {})
+            result = reply.get("result")
+            if call.get("method") == "eth_getLogs" and isinstance(result, list):
+                reply["result"] = [log for log in result if int(log["blockNumber"], 16) <= top]
+            elif call.get("method") == "eth_getBlockByNumber" and isinstance(result, dict):
+                reply["result"] = None if int(result["number"], 16) > top else result
+        return replies
+
+    def _finish(self, replies: Any) -> Any:
+        """Apply the standing rewrites (timestamps) to the node's answers."""
+        with self._lock:
+            strip = self._strip_timestamps
+        if strip:
+            for reply in replies if isinstance(replies, list) else [replies]:
+                result = reply.get("result") if isinstance(reply, dict) else None
+                if isinstance(result, list):
+                    for log in result:
+                        if isinstance(log, dict):
+                            log.pop("blockTimestamp", None)
+        return replies
 
 
 def _log_range(call: dict[str, Any]) -> float:
@@ -166,7 +224,13 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                     headers={"Content-Type": "application/json"},
                     timeout=HANG_LIMIT,
                 )
-                self._reply(upstream.status_code, upstream.content)
+                if upstream.status_code != 200:
+                    self._reply(upstream.status_code, upstream.content)
+                    return
+                replies = upstream.json()
+                if action == "lag":
+                    replies = proxy._as_lagging(calls, replies, arg)
+                self._reply(200, json.dumps(proxy._finish(replies)).encode())
 
         def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
             self.send_response(status)

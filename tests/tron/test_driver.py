@@ -9,6 +9,7 @@ import pytest
 from plugins.base import ChainDriver, DriverConfigError, DriverError, RateLimited
 from plugins.tron.driver import TronDriver
 from tests.fixtures.tron import PAYER
+from tests.support.blocks import block_hash
 from tests.tronnode import TronNode
 
 # m/44'/195'/0' of "test test test test test test test test test test test junk"
@@ -109,7 +110,7 @@ def test_transfers_in_range(tron_node: TronNode, tron_driver: TronDriver) -> Non
     tron_node.produce_block()
     tron_node.clear_requests()
 
-    found = tron_driver.transfers(1, 3)
+    found = tron_driver.scan(1, 3).transfers
 
     block1, block3 = chain.block(1).block_id, chain.block(3).block_id
     assert [(t.tx_hash, t.log_index, t.block_number, t.block_hash) for t in found] == [
@@ -123,49 +124,50 @@ def test_transfers_in_range(tron_node: TronNode, tron_driver: TronDriver) -> Non
         (PAYER, ALICE, 3),
     ]
     assert found[0].timestamp == chain.block(1).timestamp // 1000
-    # one receipts request per block, whatever the number of transfers or addresses
-    assert tron_node.count("/wallet/gettransactioninfobyblocknum") == 3
-    # headers: two for the blocks with transfers, one proving the empty block exists
-    assert tron_node.count("/wallet/getblockbynum") == 3
+    # one request for every header of the range, whatever its length
+    assert tron_node.count("/wallet/getblockbylimitnext") == 1
+    # one receipts request per block with transactions; the empty block's header proves it
+    assert tron_node.count("/wallet/gettransactioninfobyblocknum") == 2
+    assert tron_node.count("/wallet/getblockbynum") == 0
 
 
 def test_overdrawn_transfer_is_not_reported(tron_node: TronNode, tron_driver: TronDriver) -> None:
     tron_node.transfer(ALICE, BOB, 1)  # ALICE holds nothing: the contract reverts
     tron_node.produce_block()
-    assert tron_driver.transfers(1, 1) == []
+    assert tron_driver.scan(1, 1).transfers == []
 
 
 def test_confirmed_head_follows_solidification(
     tron_node: TronNode, tron_driver: TronDriver
 ) -> None:
     tron_node.produce_block(10)  # solidification trails by 3
-    head = tron_driver.head()
+    head = tron_driver.tip().number
     assert head == 10
-    assert tron_driver.confirmed_head(head) == 7
+    assert tron_driver.tip().confirmed == 7
     tron_node.chain.set_solid_lag(0)
     # solid at the head, but the confirmations floor (2) still holds one block back
-    assert tron_driver.confirmed_head(tron_driver.head()) == 9
+    assert tron_driver.tip().confirmed == 9
 
 
 def test_orphaned_block_changes_hash(tron_node: TronNode, tron_driver: TronDriver) -> None:
     tx = tron_node.transfer(PAYER, ALICE, 5)
     tron_node.produce_block(3)
-    before = tron_driver.block_hash(1)
-    assert tron_driver.transfers(1, 1)[0].block_hash == before
+    before = block_hash(tron_driver, 1)
+    assert tron_driver.scan(1, 1).transfers[0].block_hash == before
 
     tron_node.orphan(1, requeue=True)
-    assert tron_driver.block_hash(1) is None
+    assert block_hash(tron_driver, 1) is None
     with pytest.raises(DriverError):  # a missing block is never reported as empty
-        tron_driver.transfers(1, 1)
+        tron_driver.scan(1, 1)
     tron_node.produce_block()  # the transfer comes back in a different block 1
-    moved = tron_driver.block_hash(1)
+    moved = block_hash(tron_driver, 1)
     assert moved is not None and moved != before
-    assert [(t.tx_hash, t.block_hash) for t in tron_driver.transfers(1, 1)] == [(tx, moved)]
+    assert [(t.tx_hash, t.block_hash) for t in tron_driver.scan(1, 1).transfers] == [(tx, moved)]
 
     tron_node.orphan(1)  # this time the transaction is lost with its block
     tron_node.produce_block()
-    assert tron_driver.block_hash(1) not in (None, before, moved)
-    assert tron_driver.transfers(1, 1) == []
+    assert block_hash(tron_driver, 1) not in (None, before, moved)
+    assert tron_driver.scan(1, 1).transfers == []
 
 
 def test_solidified_blocks_cannot_be_orphaned(tron_node: TronNode) -> None:
@@ -177,10 +179,10 @@ def test_solidified_blocks_cannot_be_orphaned(tron_node: TronNode) -> None:
 def test_rate_limits_survived_with_backoff(tron_node: TronNode, tron_driver: TronDriver) -> None:
     tron_node.produce_block(2)
     tron_node.rate_limit(2, status=429)
-    assert tron_driver.head() == 2
+    assert tron_driver.tip().number == 2
     tron_node.rate_limit(1, status=503)
     tron_node.overload(1)  # java-tron's own limiter answers 200 with an Error body
-    assert tron_driver.block_hash(1) == tron_node.chain.block(1).block_id
+    assert block_hash(tron_driver, 1) == tron_node.chain.block(1).block_id
     assert tron_node.count("/wallet/getnodeinfo") == 3
 
 
@@ -188,9 +190,9 @@ def test_persistent_rate_limit_raises(tron_node: TronNode, tron_driver: TronDriv
     tron_node.produce_block(2)
     tron_node.rate_limit(50, status=429)
     with pytest.raises(RateLimited):
-        tron_driver.transfers(1, 2)
-    # the range starts with its end block's header: 1 try + 3 retries, then it gives up
-    assert tron_node.count("/wallet/getblockbynum") == 4
+        tron_driver.scan(1, 2)
+    # the range starts with its headers: 1 try + 3 retries, then it gives up
+    assert tron_node.count("/wallet/getblockbylimitnext") == 4
     assert tron_node.count("/wallet/gettransactioninfobyblocknum") == 0
 
 
@@ -199,7 +201,7 @@ def test_long_retry_after_is_handed_to_the_watcher(
 ) -> None:
     tron_node.rate_limit(1, status=429, retry_after=30)
     with pytest.raises(RateLimited) as info:
-        tron_driver.head()
+        tron_driver.tip()
     assert info.value.retry_after == 30
     assert tron_node.count("/wallet/getnodeinfo") == 1
 
@@ -207,17 +209,17 @@ def test_long_retry_after_is_handed_to_the_watcher(
 def test_quota_403_is_rate_limited(tron_node: TronNode, tron_driver: TronDriver) -> None:
     tron_node.rate_limit(10, status=403)
     with pytest.raises(RateLimited):
-        tron_driver.head()
+        tron_driver.tip()
 
 
 def test_timeouts_retry_then_fail(tron_node: TronNode) -> None:
     driver = TronDriver("tron", settings(tron_node, timeout=0.2))
     driver.backoff_base = 0.01
     tron_node.stall(1, 0.6)
-    assert driver.head() == 0  # the second attempt answers
+    assert driver.tip().number == 0  # the second attempt answers
     tron_node.stall(10, 0.6)
     with pytest.raises(DriverError):
-        driver.head()
+        driver.tip()
 
 
 def test_node_error_body_is_a_driver_error(tron_driver: TronDriver) -> None:
@@ -238,11 +240,11 @@ def test_api_key_not_sent_to_other_hosts(tron_node: TronNode) -> None:
             "api_key": secret,
         },
     )
-    driver.head()
+    driver.tip()
     proxied.client.provider.make_request("wallet/getnodeinfo")
     tron_node.rate_limit(10, status=429)
     with pytest.raises(RateLimited) as info:
-        driver.head()
+        driver.tip()
     for request in tron_node.requests:
         assert not any(k.lower() == "tron-pro-api-key" for k in request.headers)
         assert secret not in str(request.headers)
@@ -273,7 +275,7 @@ def test_concurrent_scans_share_the_node(tron_node: TronNode, tron_driver: TronD
         tron_node.produce_block()
     results: list[int] = []
     threads = [
-        threading.Thread(target=lambda: results.append(len(tron_driver.transfers(1, 5))))
+        threading.Thread(target=lambda: results.append(len(tron_driver.scan(1, 5).transfers)))
         for _ in range(4)
     ]
     for t in threads:

@@ -7,7 +7,7 @@ import json
 
 import requests
 from tronpy import Tron
-from tronpy.keys import to_raw_address
+from tronpy.keys import PrivateKey, to_hex_address, to_raw_address
 from tronpy.providers import HTTPProvider
 
 from tests.fixtures.tron import PAYER
@@ -243,3 +243,207 @@ def test_trigger_errors(tron_node: TronNode) -> None:
         + b"Smart contract is not exist.".hex().encode()
         + b'"}}\n'
     )
+
+
+def test_block_ranges_over_http(tron_node: TronNode) -> None:
+    """getblockbylimitnext: api.BlockList [DOC]; endNum excluded, at most 100 blocks."""
+    tron_node.produce_block(3)
+
+    def ask(start: int, end: int) -> bytes:
+        body = {"startNum": start, "endNum": end}
+        return requests.post(f"{tron_node.url}wallet/getblockbylimitnext", json=body).content
+
+    blocks = json.loads(ask(1, 3))["block"]
+    assert [b["block_header"]["raw_data"]["number"] for b in blocks] == [1, 2]
+    assert ask(1, 3).startswith(b'{"block":[{"blockID":"')  # compact fastjson, like blocks
+    single = requests.post(f"{tron_node.url}wallet/getblockbynum", json={"num": 2}).json()
+    assert blocks[1] == single  # the same block objects getblockbynum prints
+    assert json.loads(ask(3, 10))["block"][-1]["block_header"]["raw_data"]["number"] == 3
+    for start, end in ((5, 10), (2, 2), (1, 102)):  # beyond the head, empty, over the limit
+        assert ask(start, end) == b"{}\n"
+
+
+# -- the send side: triggersmartcontract, broadcasttransaction, pending, accounts ------
+
+SENDER = PrivateKey(hashlib.sha256(b"wire test sender").digest())
+SENDER_ADDRESS = SENDER.public_key.to_base58check_address()
+MISS_SIG = (  # [INF from SRC §7] hex of "Validate signature error: miss sig or contract"
+    "56616c6964617465207369676e6174757265206572726f723a206d69737320736967206f7220636f6e7472616374"
+)
+
+
+def unsigned_transfer(node: TronNode, amount: int = 5, owner: str = SENDER_ADDRESS) -> dict:
+    """What tronpy-style clients send to triggersmartcontract, and the transaction back."""
+    body = {
+        "owner_address": to_hex_address(owner),
+        "contract_address": to_hex_address(node.chain.token),
+        "function_selector": "transfer(address,uint256)",
+        "parameter": word(to_hex_address(PAYER)[2:]).hex() + word(f"{amount:x}").hex(),
+        "fee_limit": 30_000_000,
+        "call_value": 0,
+    }
+    return post(node, "wallet/triggersmartcontract", body).json()["transaction"]
+
+
+def signed(tx: dict, key: PrivateKey = SENDER) -> dict:
+    return {**tx, "signature": [key.sign_msg_hash(bytes.fromhex(tx["txID"])).hex()]}
+
+
+def test_trigger_smart_contract_builds_an_unsigned_call(tron_node: TronNode) -> None:
+    """[SRC TriggerSmartContractServlet; DOC §5] TAPOS of the head, head time + 60 s."""
+    head = tron_node.chain.block(tron_node.produce_block(2))
+    reply = requests.post(
+        tron_node.url + "wallet/triggersmartcontract",
+        json={
+            "owner_address": to_hex_address(SENDER_ADDRESS),
+            "contract_address": to_hex_address(tron_node.chain.token),
+            "function_selector": "transfer(address,uint256)",
+            "parameter": "00" * 64,
+            "fee_limit": 1_000,
+        },
+        timeout=5,
+    ).content
+    assert reply.startswith(b'{"result":{"result":true},"transaction":{"visible":false,"txID":"')
+    tx = json.loads(reply)["transaction"]
+    assert list(tx) == ["visible", "txID", "raw_data", "raw_data_hex"]  # no ret, no signature
+    assert hashlib.sha256(bytes.fromhex(tx["raw_data_hex"])).hexdigest() == tx["txID"]
+    raw = tx["raw_data"]
+    assert (raw["ref_block_bytes"], raw["ref_block_hash"]) == (
+        head.block_id[12:16],
+        head.block_id[16:32],
+    )
+    assert raw["expiration"] == head.timestamp + 60_000
+    assert raw["fee_limit"] == 1_000
+    assert raw["contract"][0]["parameter"]["value"]["data"] == "a9059cbb" + "00" * 64
+    assert requests.get(tron_node.url + "wallet/triggersmartcontract", timeout=5).content == b""
+
+
+def test_trigger_smart_contract_refusals(tron_node: TronNode) -> None:
+    no_owner = post(
+        tron_node, "wallet/triggersmartcontract", {"contract_address": "41" + "11" * 20}
+    )
+    message = "class java.security.InvalidParameterException : owner_address isn't set."
+    assert no_owner.content == (
+        b'{"result":{"code":"OTHER_ERROR","message":"' + message.encode().hex().encode() + b'"}}\n'
+    )
+    no_contract = post(
+        tron_node,
+        "wallet/triggersmartcontract",
+        {"owner_address": "41" + "00" * 20, "contract_address": "41" + "11" * 20, "data": "00"},
+    )
+    assert no_contract.json() == {
+        "result": {
+            "code": "CONTRACT_VALIDATE_ERROR",
+            "message": b"No contract or not a valid smart contract".hex(),
+        }
+    }
+
+
+def test_broadcast_answers_and_refusals(tron_node: TronNode) -> None:
+    """[SRC BroadcastServlet, Wallet.broadcastTransaction §7] refusals carry no ``result``."""
+    tron_node.chain.mint(SENDER_ADDRESS, 10**9)
+    tron_node.produce_block()
+    tx = unsigned_transfer(tron_node)
+    txid = tx["txID"].encode()
+
+    unsigned = post(tron_node, "wallet/broadcasttransaction", tx).content
+    assert unsigned == (
+        b'{"code":"SIGERROR","txid":"' + txid + b'","message":"' + MISS_SIG.encode() + b'"}\n'
+    )
+    stranger = PrivateKey(hashlib.sha256(b"stranger").digest())
+    wrong = post(
+        tron_node, "wallet/broadcasttransaction", {**signed(tx, stranger), "visible": False}
+    )
+    text = bytes.fromhex(wrong.json()["message"]).decode()
+    assert text.endswith(
+        f" is signed by {stranger.public_key.to_base58check_address()} but it is not contained"
+        " of permission."
+    )
+    no_account = post(tron_node, "wallet/broadcasttransaction", signed(tx)).json()
+    assert no_account["code"] == "CONTRACT_VALIDATE_ERROR"
+    assert bytes.fromhex(no_account["message"]).decode() == (
+        f"Contract validate error : account [{SENDER_ADDRESS}] does not exist"
+    )
+
+    tron_node.fund(SENDER_ADDRESS, 100 * 10**6)
+    accepted = post(tron_node, "wallet/broadcasttransaction", signed(tx))
+    assert accepted.content == b'{"result":true,"txid":"' + txid + b'"}\n'
+    again = post(tron_node, "wallet/broadcasttransaction", signed(tx)).json()
+    assert (again["code"], bytes.fromhex(again["message"])) == (
+        "DUP_TRANSACTION_ERROR",
+        b"Dup transaction.",
+    )
+
+
+def test_broadcast_checks_tapos_and_expiration(tron_node: TronNode) -> None:
+    tron_node.fund(SENDER_ADDRESS, 100 * 10**6)
+    tron_node.produce_block(2)
+    orphaned = signed(unsigned_transfer(tron_node))  # refers to block 2
+    tron_node.orphan(2)
+    tron_node.produce_block()
+    tapos = post(tron_node, "wallet/broadcasttransaction", orphaned).json()
+    assert (tapos["code"], bytes.fromhex(tapos["message"])) == (
+        "TAPOS_ERROR",
+        b"Tapos check error.",
+    )
+
+    old = signed(unsigned_transfer(tron_node))
+    tron_node.produce_block(20)  # 60 s of blocks: the expiration is no longer after the head
+    expired = post(tron_node, "wallet/broadcasttransaction", old).json()
+    assert (expired["code"], bytes.fromhex(expired["message"])) == (
+        "TRANSACTION_EXPIRATION_ERROR",
+        b"Transaction expired",
+    )
+
+
+def test_pending_transactions_and_accounts(tron_node: TronNode) -> None:
+    """gettransactionfrompending knows the queue, gettransactionbyid only blocks [SRC §3];
+    getaccount is JsonFormat, ``{}`` for an account never created [SRC §8]."""
+    tron_node.chain.mint(SENDER_ADDRESS, 10**9)
+    assert (
+        post(tron_node, "wallet/getaccount", {"address": SENDER_ADDRESS, "visible": True}).content
+        == b"{}\n"
+    )
+    tron_node.fund(SENDER_ADDRESS, 50 * 10**6)
+    tx = signed(unsigned_transfer(tron_node))
+    post(tron_node, "wallet/broadcasttransaction", tx)
+
+    pending = post(tron_node, "wallet/gettransactionfrompending", {"value": tx["txID"]}).content
+    assert pending.startswith(b'{"ret":[{}],"signature":["' + tx["signature"][0].encode())
+    assert post(tron_node, "wallet/gettransactionbyid", {"value": tx["txID"]}).content == b"{}\n"
+    tron_node.produce_block()
+    gone = post(tron_node, "wallet/gettransactionfrompending", {"value": tx["txID"]}).content
+    assert gone == b"{}\n"
+    in_block = post(tron_node, "wallet/gettransactionbyid", {"value": tx["txID"]}).json()
+    assert in_block["ret"] == [{"contractRet": "SUCCESS"}]
+
+    info = post(tron_node, "wallet/gettransactioninfobyid", {"value": tx["txID"]}).json()
+    # the sender paid: 345 bytes of free bandwidth, 14,650 energy (PAYER holds USDT) at 420 sun
+    assert info["receipt"] == {
+        "energy_fee": 14_650 * 420,
+        "energy_usage_total": 14_650,
+        "net_usage": 345,
+        "result": "SUCCESS",
+    }
+    assert info["fee"] == 14_650 * 420
+    account = post(tron_node, "wallet/getaccount", {"address": to_hex_address(SENDER_ADDRESS)})
+    hex_address = to_hex_address(SENDER_ADDRESS).encode()
+    assert account.content.startswith(
+        b'{"address": "' + hex_address + b'","balance": ' + str(50 * 10**6 - info["fee"]).encode()
+    )
+
+
+def test_energy_the_balance_cannot_buy_runs_out(tron_node: TronNode) -> None:
+    """java-tron caps energy at what the balance buys instead of refusing [SRC VMActuator]."""
+    tron_node.chain.mint(SENDER_ADDRESS, 10**9)
+    tron_node.fund(SENDER_ADDRESS, 1_000_000)  # 1 TRX: 2,380 energy
+    tx = signed(unsigned_transfer(tron_node))
+    assert post(tron_node, "wallet/broadcasttransaction", tx).json()["result"] is True
+    tron_node.produce_block()
+    info = post(tron_node, "wallet/gettransactioninfobyid", {"value": tx["txID"]}).json()
+    assert (info["receipt"]["result"], info["result"]) == ("OUT_OF_ENERGY", "FAILED")
+    assert info["fee"] == 2_380 * 420
+    assert "log" not in info
+    # the free bandwidth of the day is spent now, and 1 TRX - fee cannot pay 345,000 sun
+    again = post(tron_node, "wallet/broadcasttransaction", signed(unsigned_transfer(tron_node, 6)))
+    assert again.json()["code"] == "BANDWITH_ERROR"

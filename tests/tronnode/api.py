@@ -7,72 +7,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
-import base58
-from tronpy.keys import keccak256
-
-from tests.tronnode import wire
+from tests.tronnode import sending, wire
+from tests.tronnode.calls import BadRequest, Call, Response, call_data
 from tests.tronnode.chain import Chain
 from tests.tronnode.model import Tx
 
-Response = tuple[int, bytes]
-PARSE_ERROR = "class org.tron.core.services.http.JsonFormat$ParseException : "
 DECIMALS = "313ce567"
 BALANCE_OF = "70a08231"
 ZERO_OWNER = bytes.fromhex("41" + "00" * 20)
-
-
-class BadRequest(Exception):
-    """Input java-tron rejects with a 200 ``{"Error": ...}`` body."""
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One request: method, body/query parameters and the solidity flag of its prefix."""
-
-    method: str
-    params: dict[str, Any]
-    query: dict[str, str]
-    solid: bool
-
-    @property
-    def visible(self) -> bool:
-        """POST reads ``visible`` from the body, GET from the query [SRC §0]."""
-        if self.method == "GET":
-            return self.query.get("visible", "").lower() == "true"
-        return self.params.get("visible") is True
-
-    def number(self, key: str) -> int:
-        """An int64 parameter; absent means 0 (proto default) [SRC §1]."""
-        raw = self.params.get(key, 0)
-        if self.method == "GET":
-            try:
-                return int(raw)
-            except ValueError:
-                raise BadRequest(
-                    f'class java.lang.NumberFormatException : For input string: "{raw}"'
-                ) from None
-        if isinstance(raw, bool) or not isinstance(raw, int):
-            raise BadRequest(f"{PARSE_ERROR}Expected an integer for {key}")
-        return raw
-
-    def hex_value(self, key: str) -> str:
-        """A bytes parameter given in hex, like a blockID or a txID."""
-        raw = str(self.params.get(key, ""))
-        try:
-            return bytes.fromhex(raw).hex()
-        except ValueError:
-            raise BadRequest(f"{PARSE_ERROR}INVALID hex String") from None
-
-    def address(self, key: str) -> bytes:
-        """An address: base58check when visible, 41-hex otherwise [SRC §0]."""
-        raw = str(self.params.get(key, ""))
-        try:
-            return base58.b58decode_check(raw) if self.visible else bytes.fromhex(raw)
-        except ValueError:
-            raise BadRequest(f"{PARSE_ERROR}INVALID address {raw}") from None
 
 
 def now_block(chain: Chain, call: Call) -> Response:
@@ -85,6 +28,27 @@ def block_by_num(chain: Chain, call: Call) -> Response:
     """getblockbynum: the block or ``{}`` (also above the head) [SRC, DOC §1]."""
     blk = chain.block(call.number("num"), call.solid)
     return 200, wire.fastjson(wire.block(blk, call.visible) if blk else {})
+
+
+BLOCK_LIMIT = 100  # java-tron's BLOCK_LIMIT_NUM for range queries
+
+
+def blocks_by_limit_next(chain: Chain, call: Call) -> Response:
+    """getblockbylimitnext: blocks ``startNum`` .. ``endNum - 1`` as ``{"block": [...]}``.
+
+    [DOC tronprotocol documentation getblockbylimitnext: api.BlockList, endNum excluded,
+    endNum - startNum <= 100] A range outside those rules, or with no block yet, prints the
+    empty BlockList as ``{}`` (§0 default omission). The list stops at the node's head [INF].
+    """
+    start, end = call.number("startNum"), call.number("endNum")
+    blocks = []
+    if 0 < end - start <= BLOCK_LIMIT and start >= 0:
+        for number in range(start, end):
+            blk = chain.block(number, call.solid)
+            if blk is None:
+                break
+            blocks.append(wire.block(blk, call.visible))
+    return 200, wire.fastjson({"block": blocks} if blocks else {})
 
 
 def block_by_id(chain: Chain, call: Call) -> Response:
@@ -139,7 +103,7 @@ def trigger_constant(chain: Chain, call: Call) -> Response:
         }
         return 200, wire.fastjson({"result": result})
     owner, contract = call.address("owner_address"), call.address("contract_address")
-    data = _call_data(call)
+    data = call_data(call)
     decimals = chain.decimals_of(contract)
     if decimals is None:
         return 200, wire.fastjson(wire.contract_missing(call.visible))
@@ -167,23 +131,17 @@ def trigger_constant(chain: Chain, call: Call) -> Response:
     return 200, wire.fastjson(wire.constant_result(word, tx, energy, call.visible))
 
 
-def _call_data(call: Call) -> bytes:
-    """``data``, or the selector's keccak prefix followed by ``parameter`` [SRC §5]."""
-    if call.params.get("data"):
-        return bytes.fromhex(call.hex_value("data"))
-    selector = keccak256(str(call.params.get("function_selector", "")).encode())[:4]
-    return selector + bytes.fromhex(call.hex_value("parameter"))
-
-
 ROUTES: dict[str, Callable[[Chain, Call], Response]] = {
     "getnowblock": now_block,
     "getblockbynum": block_by_num,
     "getblockbyid": block_by_id,
+    "getblockbylimitnext": blocks_by_limit_next,
     "gettransactioninfobyblocknum": info_by_block_num,
     "gettransactioninfobyid": info_by_id,
     "gettransactionbyid": tx_by_id,
     "getnodeinfo": node_info,
     "triggerconstantcontract": trigger_constant,
+    **sending.ROUTES,
 }
 
 

@@ -12,12 +12,16 @@ from dataclasses import dataclass, replace
 import base58
 from tronpy.keys import PrivateKey, to_raw_address
 
-from tests.tronnode import proto
-from tests.tronnode.model import CONTRACT_RESULT, Block, Log, Receipt, Tx
+from tests.tronnode import checks, fees, proto
+from tests.tronnode import receipts as receipts_of
+from tests.tronnode.checks import Refused
+from tests.tronnode.fees import Wallet
+from tests.tronnode.model import CONTRACT_RESULT, Block, Tx
+from tests.tronnode.receipts import TRANSFER_TOPIC as TRANSFER_TOPIC  # re-exported
+from tests.tronnode.receipts import word as _word
 
 USDT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"  # mainnet USDT contract [§11]
 OTHER_TOKEN = "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf"  # Nile USDT: any second TRC-20 will do
-TRANSFER_TOPIC = bytes.fromhex("ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef")
 TRANSFER_SELECTOR = bytes.fromhex("a9059cbb")
 GENESIS_TIMESTAMP = 1_700_000_000_000
 BLOCK_INTERVAL_MS = 3_000  # TRON's slot length
@@ -25,26 +29,14 @@ BLOCK_VERSION = 34  # the version the DOC block of §1 carries
 FEE_LIMIT = 30_000_000
 WITNESS_KEY = PrivateKey(hashlib.sha256(b"tronnode witness").digest())
 WITNESS_ADDRESS = to_raw_address(WITNESS_KEY.public_key.to_base58check_address())
-REVERT_TEXT = b"REVERT opcode executed"  # VM message for a revert [REAL/INF §2]
-
-
-def _word(value: int | bytes) -> bytes:
-    """A 32-byte ABI word: an int, or an address's 20 bytes left-padded."""
-    if isinstance(value, int):
-        return value.to_bytes(32, "big")
-    return value[-20:].rjust(32, b"\0")
-
-
-def _error_string(text: str) -> bytes:
-    """ABI ``Error(string)`` return data, what a Solidity ``require`` revert leaves."""
-    data = text.encode()
-    padded = data.ljust((len(data) + 31) // 32 * 32, b"\0")
-    return bytes.fromhex("08c379a0") + _word(32) + _word(len(data)) + padded
+EXPIRATION_MS = 60_000  # head block time + 60 s [SRC Wallet.setTransaction, Constant]
+MAXIMUM_TIME_UNTIL_EXPIRATION = 86_400_000  # one day [SRC Constant]
 
 
 @dataclass(frozen=True, slots=True)
 class _Sent:
-    """A transfer a test asked for, kept so an orphaned block's transactions can be requeued."""
+    """A transfer a test asked for or a client broadcast, kept so an orphaned block's
+    transactions can be requeued."""
 
     tx: Tx
     token: bytes
@@ -52,6 +44,8 @@ class _Sent:
     to: bytes
     amount: int
     fail: bool
+    #: Broadcast by a client: its sender pays bandwidth and energy in TRX (fees.py).
+    paid: bool = False
 
 
 class Chain:
@@ -79,6 +73,10 @@ class Chain:
         self._blocks = [self._seal(Block(0, GENESIS_TIMESTAMP, bytes(32), WITNESS_ADDRESS, 0))]
         self.solid_lag = solid_lag
         self._solid = 0
+        self._funds: dict[bytes, int] = {}  # TRX (sun) given by tests, by account
+        self._created: dict[bytes, int] = {}  # create_time of each account
+        self._staked: dict[bytes, int] = {}  # energy from staking, by account
+        self._ticks = 0  # the node's clock between blocks (distinct build timestamps)
 
     # ---- writes (tests) ----
 
@@ -118,6 +116,89 @@ class Chain:
             self._sent[tx.txid] = sent
             self._pending.append(sent)
             return tx.txid
+
+    def fund(self, holder: str, sun: int) -> None:
+        """Give ``holder`` TRX, creating its account as a TRX transfer would (no block)."""
+        address = to_raw_address(holder)
+        with self._lock:
+            self._created.setdefault(address, self._blocks[-1].timestamp)
+            self._funds[address] = self._funds.get(address, 0) + sun
+
+    def stake_energy(self, holder: str, energy: int) -> None:
+        """Let ``holder`` use ``energy`` from staking before it burns TRX (never regained)."""
+        with self._lock:
+            address = to_raw_address(holder)
+            self._staked[address] = self._staked.get(address, 0) + energy
+
+    def build_call(self, owner: bytes, contract: bytes, data: bytes, fee_limit: int) -> Tx:
+        """An unsigned TriggerSmartContract as triggersmartcontract builds it: TAPOS of the
+        head, expiration head time + 60 s, timestamp the node's clock [SRC Wallet.setTransaction].
+        """
+        with self._lock:
+            head = self._blocks[-1]
+            self._ticks += 1  # the wall clock of a real node: later than the head, distinct
+            return Tx(
+                owner=owner,
+                contract=contract,
+                data=data,
+                ref_block_bytes=bytes.fromhex(head.block_id[12:16]),
+                ref_block_hash=bytes.fromhex(head.block_id[16:32]),
+                expiration=head.timestamp + EXPIRATION_MS,
+                timestamp=head.timestamp + self._ticks,
+                fee_limit=fee_limit,
+                signature=b"",
+                contract_ret="DEFAULT",
+            )
+
+    def push(self, tx: Tx) -> None:
+        """Accept a signed transaction into the queue, or raise Refused as java-tron would.
+
+        The checks run in Wallet.broadcastTransaction's order: next-slot expiration, the
+        signature, TAPOS, expiration against the head, duplicates, the sender's bandwidth,
+        then the VM's own validation [SRC Wallet, Manager.pushTransaction/processTransaction].
+        """
+        with self._lock:
+            head = self._blocks[-1]
+            if tx.expiration < head.timestamp + BLOCK_INTERVAL_MS:
+                raise Refused("TRANSACTION_EXPIRATION_ERROR", "Transaction expired")
+            checks.check_signature(tx)
+            if not checks.tapos_ok(self._blocks, tx):
+                raise Refused("TAPOS_ERROR", "Tapos check error.")
+            if not head.timestamp < tx.expiration <= head.timestamp + MAXIMUM_TIME_UNTIL_EXPIRATION:
+                raise Refused("TRANSACTION_EXPIRATION_ERROR", "Transaction expired")
+            if self.find_tx(tx.txid) or self.pending(tx.txid):
+                raise Refused("DUP_TRANSACTION_ERROR", "Dup transaction.")
+            wallet = self.wallet(tx.owner)
+            if wallet is None:  # [SRC BandwidthProcessor.consume]
+                raise Refused(
+                    "CONTRACT_VALIDATE_ERROR",
+                    f"Contract validate error : account [{base58_of(tx.owner)}] does not exist",
+                )
+            if fees.bandwidth(tx, wallet) is None:
+                raise Refused("BANDWITH_ERROR", "Account resource insufficient error.")
+            if not 0 <= tx.fee_limit <= fees.MAX_FEE_LIMIT:  # [SRC VMActuator.call]
+                raise Refused(
+                    "CONTRACT_VALIDATE_ERROR",
+                    f"Contract validate error : feeLimit must be >= 0 and <= {fees.MAX_FEE_LIMIT}",
+                )
+            if self.decimals_of(tx.contract) is None:
+                raise Refused(
+                    "CONTRACT_VALIDATE_ERROR",
+                    "Contract validate error : No contract or not a smart contract",
+                )
+            data = tx.data
+            transfer = data[:4] == TRANSFER_SELECTOR and len(data) == 68
+            sent = _Sent(
+                tx,
+                tx.contract,
+                tx.owner,
+                b"\x41" + data[16:36] if transfer else b"",
+                int.from_bytes(data[36:68], "big") if transfer else 0,
+                fail=not transfer,  # this stub's contracts know only transfer
+                paid=True,
+            )
+            self._sent[tx.txid] = sent
+            self._pending.append(sent)
 
     def produce_block(self, count: int = 1) -> Block:
         """Pack the queue into the next block (then ``count - 1`` empty ones); returns the last."""
@@ -184,6 +265,22 @@ class Chain:
                         return blk, i
             return None
 
+    def pending(self, txid: str) -> Tx | None:
+        """A queued transaction not yet in a block (gettransactionfrompending)."""
+        with self._lock:
+            return next((s.tx for s in self._pending if s.tx.txid == txid), None)
+
+    def wallet(self, address: bytes) -> Wallet | None:
+        """The TRX side of an account at the head; None when the account does not exist."""
+        with self._lock:
+            if address not in self._created:
+                return None
+            return self._wallets(self._blocks, self._blocks[-1].timestamp)[address]
+
+    def created(self, address: bytes) -> int:
+        """When the account was created (ms)."""
+        return self._created[address]
+
     def decimals_of(self, contract: bytes) -> int | None:
         """Decimals of a token contract; None when no contract lives there."""
         return self._decimals.get(contract)
@@ -210,18 +307,41 @@ class Chain:
     def _pack(self, queue: list[_Sent]) -> Block:
         parent = self._blocks[-1]
         self._clock += BLOCK_INTERVAL_MS
+        self._ticks = 0
         number, ledger = parent.number + 1, self._ledger()
-        txs, receipts = [], []
+        wallets = self._wallets(self._blocks, self._clock)
+        txs, receipts, packed = [], [], set()
         for sent in queue:
+            tx = sent.tx
+            net = None
+            if sent.paid:
+                # what java-tron re-checks when it packs its pending queue; failures are dropped
+                wallet = wallets.get(sent.frm)
+                net = fees.bandwidth(tx, wallet) if wallet else None
+                if net is None or not self._packable(tx, parent, packed):
+                    continue
             ok = not sent.fail and ledger.get((sent.token, sent.frm), 0) >= sent.amount
+            fresh = (sent.token, sent.to) not in ledger
+            charge = None
+            if sent.paid:
+                needed = fees.NEW_HOLDER_ENERGY if fresh else fees.TRANSFER_ENERGY
+                result = "SUCCESS" if ok else "REVERT"
+                charge = fees.execute(tx, wallet, net, needed if ok else fees.REVERT_ENERGY, result)
+                ok = charge.result == "SUCCESS"
+                wallets[sent.frm] = Wallet(
+                    wallet.balance - charge.fee,
+                    wallet.free_net_used + charge.net_usage,
+                    wallet.staked_energy - charge.energy_usage,
+                )
             if ok:
-                fresh = (sent.token, sent.to) not in ledger
-                ledger[sent.token, sent.frm] -= sent.amount
+                # a zero-value transfer from a holder the token never saw is valid too
+                ledger[sent.token, sent.frm] = ledger.get((sent.token, sent.frm), 0) - sent.amount
                 ledger[sent.token, sent.to] = ledger.get((sent.token, sent.to), 0) + sent.amount
-                receipts.append(self._success(sent, number, fresh))
+                receipts.append(receipts_of.success(sent, number, self._clock, fresh, charge))
             else:
-                receipts.append(self._revert(sent, number))
-            txs.append(sent.tx.with_result("SUCCESS" if ok else "REVERT"))
+                receipts.append(receipts_of.failure(sent, number, self._clock, charge))
+            packed.add(tx.txid)
+            txs.append(tx.with_result(charge.result if charge else "SUCCESS" if ok else "REVERT"))
         leaves = [
             hashlib.sha256(
                 proto.transaction(tx.raw_bytes, tx.signature, CONTRACT_RESULT[tx.contract_ret])
@@ -240,50 +360,38 @@ class Chain:
         )
         return self._seal(blk)
 
+    def _packable(self, tx: Tx, parent: Block, packed: set[str]) -> bool:
+        """Whether a queued transaction may still go into the block after ``parent``."""
+        return (
+            tx.expiration > parent.timestamp
+            and checks.tapos_ok(self._blocks, tx)
+            and tx.txid not in packed
+            and self.find_tx(tx.txid) is None
+        )
+
+    def _wallets(self, blocks: list[Block], now: int) -> dict[bytes, Wallet]:
+        """Every account's TRX side after ``blocks``: funding less the fees its transactions
+        burnt; free bandwidth counts today's use only (java-tron recovers it over a day) [INF]."""
+        burnt: dict[bytes, int] = {}
+        net: dict[bytes, int] = {}
+        staked = dict(self._staked)
+        for blk in blocks:
+            same_day = blk.timestamp // fees.DAY_MS == now // fees.DAY_MS
+            for tx, rcpt in zip(blk.transactions, blk.receipts, strict=True):
+                burnt[tx.owner] = burnt.get(tx.owner, 0) + rcpt.fee
+                if same_day:
+                    net[tx.owner] = net.get(tx.owner, 0) + rcpt.net_usage
+                staked[tx.owner] = staked.get(tx.owner, 0) - rcpt.energy_usage
+        return {
+            a: Wallet(self._funds.get(a, 0) - burnt.get(a, 0), net.get(a, 0), staked.get(a, 0))
+            for a in self._created
+        }
+
     @staticmethod
     def _seal(blk: Block) -> Block:
         """Sign the header as the witness does: ECDSA over sha256(raw header)."""
         digest = hashlib.sha256(blk.raw_header).digest()
         return replace(blk, witness_signature=WITNESS_KEY.sign_msg_hash(digest).to_bytes())
-
-    def _success(self, sent: _Sent, number: int, fresh_holder: bool) -> Receipt:
-        """A successful transfer's receipt, modelled on the REAL Nile USDT one (§2)."""
-        energy = 29_650 if fresh_holder else 14_650  # a new holder's storage slot costs more
-        return Receipt(
-            id=sent.tx.txid,
-            block_number=number,
-            block_timestamp=self._clock,
-            contract_result=_word(1),
-            contract_address=sent.token,
-            origin_energy_usage=energy,
-            energy_usage_total=energy,
-            net_usage=345,
-            result="SUCCESS",
-            logs=(
-                Log(
-                    sent.token[1:],
-                    (TRANSFER_TOPIC, _word(sent.frm), _word(sent.to)),
-                    _word(sent.amount),
-                ),
-            ),
-        )
-
-    def _revert(self, sent: _Sent, number: int) -> Receipt:
-        """A reverted transfer: fees burnt, no logs, FAILED [INF shape of §2]."""
-        return Receipt(
-            id=sent.tx.txid,
-            fee=1_234_140,
-            block_number=number,
-            block_timestamp=self._clock,
-            contract_result=_error_string("ERC20: transfer amount exceeds balance"),
-            contract_address=sent.token,
-            energy_fee=889_140,
-            energy_usage_total=2_117,
-            net_fee=345_000,
-            result="REVERT",
-            failed=True,
-            res_message=REVERT_TEXT,
-        )
 
 
 def base58_of(raw: bytes) -> str:

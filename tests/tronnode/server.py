@@ -43,6 +43,31 @@ class Fault:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    #: Only requests to this path get the fault (None: the next request, whatever it is).
+    path: str | None = None
+
+
+class LaggingView:
+    """The chain as a backend ``behind`` blocks behind the head sees it (behind a balancer).
+
+    java-tron answers for a block it lacks as for none: ``{}`` headers, ``[]`` receipts
+    [SRC §1/§2], and its getnodeinfo shows its own lower head.
+    """
+
+    def __init__(self, chain: Chain, behind: int) -> None:
+        self._chain, self._top = chain, chain.head().number - behind
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._chain, name)
+
+    def head(self, solid: bool = False) -> Any:
+        """The lagging backend's head (its solid head never above it)."""
+        head = self._chain.head(solid)
+        return head if head.number <= self._top else self._chain.block(self._top)
+
+    def block(self, number: int, solid: bool = False) -> Any:
+        """The block, or None above the lagging backend's head."""
+        return self._chain.block(number, solid) if number <= self._top else None
 
 
 class TronNode:
@@ -52,6 +77,7 @@ class TronNode:
         self.chain = chain or Chain()
         self.requests: list[Request] = []
         self._faults: deque[Fault] = deque()
+        self._lags: list[list[Any]] = []  # [path, blocks behind, requests left]
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
@@ -85,6 +111,10 @@ class TronNode:
         """Queue a token transfer (see Chain.transfer); returns its txID."""
         return self.chain.transfer(frm, to, amount, **kwargs)
 
+    def fund(self, holder: str, sun: int) -> None:
+        """Give ``holder`` TRX (sun), creating its account (see Chain.fund)."""
+        self.chain.fund(holder, sun)
+
     def produce_block(self, count: int = 1) -> int:
         """Pack the queue into a block (plus ``count - 1`` empty ones); returns the head number."""
         return self.chain.produce_block(count).number
@@ -105,13 +135,30 @@ class TronNode:
         headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
         self._inject(n, Fault(status, default if body is None else body, headers))
 
-    def overload(self, n: int) -> None:
-        """Answer the next ``n`` requests with java-tron's rate-limiter error (status 200) [§9]."""
-        self._inject(n, Fault(200, wire.fastjson(wire.error(OVERLOADED))))
+    def overload(self, n: int, path: str | None = None) -> None:
+        """Answer the next ``n`` requests (to ``path``) with java-tron's rate-limiter error
+        (status 200) [§9]."""
+        self._inject(n, Fault(200, wire.fastjson(wire.error(OVERLOADED)), path=path))
 
-    def stall(self, n: int, seconds: float) -> None:
-        """Answer the next ``n`` requests only after ``seconds`` (to trip client timeouts)."""
-        self._inject(n, Fault(0, b"", delay=seconds))
+    def stall(self, n: int, seconds: float, path: str | None = None) -> None:
+        """Answer the next ``n`` requests (to ``path``) only after ``seconds``: the node
+        still does the work, the client may have given up (to trip client timeouts)."""
+        self._inject(n, Fault(0, b"", delay=seconds, path=path))
+
+    def lag(self, behind: int, requests: int = 1, path: str | None = None) -> None:
+        """Answer the next ``requests`` requests (to ``path``, or any) from a backend that is
+        ``behind`` blocks behind the head, as a provider's balancer may."""
+        with self._lock:
+            self._lags.append([path, behind, requests])
+
+    def _lagging(self, path: str) -> int | None:
+        """How far behind the backend answering ``path`` now is, if a lag applies."""
+        with self._lock:
+            for entry in self._lags:
+                if entry[0] in (None, path) and entry[2] > 0:
+                    entry[2] -= 1
+                    return entry[1]
+        return None
 
     def _inject(self, n: int, fault: Fault) -> None:
         with self._lock:
@@ -132,7 +179,11 @@ class TronNode:
     def _record(self, request: Request) -> Fault | None:
         with self._lock:
             self.requests.append(request)
-            return self._faults.popleft() if self._faults else None
+            for fault in self._faults:
+                if fault.path in (None, request.path):
+                    self._faults.remove(fault)
+                    return fault
+            return None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -160,7 +211,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(fault.status, fault.body, fault.headers)
             return
         query = dict(parse_qsl(url.query))
-        status, payload = api.dispatch(node.chain, method, url.path, query, body)
+        behind = node._lagging(url.path)
+        chain = node.chain if behind is None else LaggingView(node.chain, behind)
+        status, payload = api.dispatch(chain, method, url.path, query, body)
         self._send(status, payload)
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:

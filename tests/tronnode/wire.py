@@ -185,3 +185,55 @@ def contract_missing(visible: bool) -> dict[str, Any]:
             "message": message if visible else message.encode().hex(),
         }
     }
+
+
+def unsigned_call(tx: Tx, visible: bool) -> dict[str, Any]:
+    """triggersmartcontract success: ``{"result":{"result":true},"transaction":{…}}``, the
+    transaction without ``ret`` or ``signature`` (both empty, so omitted) [SRC
+    Util.printTransactionExtention; DOC §5 shows ``visible, txID, raw_data, raw_data_hex``].
+    """
+    body = transaction(tx, visible)
+    del body["ret"], body["signature"]
+    return {"result": {"result": True}, "transaction": body}
+
+
+def trigger_refused(code: str, message: str, visible: bool) -> dict[str, Any]:
+    """triggersmartcontract failure: only ``result`` (``result:false`` omitted); the message
+    is hex unless ``visible`` [SRC TriggerSmartContractServlet, §0]."""
+    return {"result": {"code": code, "message": _text(message, visible)}}
+
+
+def broadcast_refused(code: str, txid: str, message: str, visible: bool) -> dict[str, Any]:
+    """broadcasttransaction refusal: JsonFormat of ``Return`` (no ``result``) plus ``txid``,
+    compact; the message hex unless ``visible`` [SRC BroadcastServlet; REAL MJSalah/Support#70 §7].
+    """
+    return {"code": code, "txid": txid, "message": _text(message, visible)}
+
+
+def account(address_raw: bytes, balance: int, create_time: int, visible: bool) -> dict[str, Any]:
+    """getaccount: Account fields in field-number order (JsonFormat), defaults omitted [SRC
+    Tron.proto Account, Util.printAccount §8]. The permissions are the defaults a plain
+    account gets (owner: its key, threshold 1; one active permission) [INF: operations value
+    and the default permission names from memory of AccountCapsule]; no resource fields.
+    """
+    key = {"address": address(address_raw, visible), "weight": 1}
+    out: dict[str, Any] = {"address": address(address_raw, visible)}
+    _put(out, "balance", balance)
+    _put(out, "create_time", create_time)
+    out["owner_permission"] = {"permission_name": "owner", "threshold": 1, "keys": [key]}
+    out["active_permission"] = [
+        {
+            "type": "Active",
+            "id": 2,
+            "permission_name": "active",
+            "threshold": 1,
+            "operations": "7fff1fc0033e0000000000000000000000000000000000000000000000000000",
+            "keys": [key],
+        }
+    ]
+    return out
+
+
+def _text(message: str, visible: bool) -> str:
+    """A ``bytes`` text field: UTF-8 when ``visible``, else hex [SRC HttpSelfFormatFieldName]."""
+    return message if visible else message.encode().hex()

@@ -12,8 +12,8 @@ import threading
 
 import sqlalchemy as sa
 
-from gateway import db
-from gateway.models import Order, Payment
+from gateway.core.models import Order, Payment
+from gateway.web import db
 from plugins.evm.driver import EvmDriver
 
 USDT = 10**6

@@ -14,8 +14,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from gateway import db, events
-from gateway.models import Event
+from gateway.core import events
+from gateway.core.models import Event
+from gateway.web import db
 from tests.webhooks.support import Receiver, RedisServer
 from webhooks import runtime
 
@@ -124,7 +125,7 @@ def start_worker(app_config: dict[str, Any]) -> Iterator[Callable[..., subproces
                 str(value).lower() if isinstance(value, bool) else str(value)
             )
         process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.worker", *args],
+            [sys.executable, "-m", "gateway.cli.worker", *args],
             env=env,
             cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
             start_new_session=True,

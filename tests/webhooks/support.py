@@ -48,23 +48,27 @@ class Received:
 
 @dataclass
 class Answer:
-    """How to answer one request: status, headers, and a pause before answering."""
+    """How to answer one request: status, headers, a pause, and an event to wait for first."""
 
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     body: bytes = b"ok"
+    hold: threading.Event | None = None
 
 
 class Receiver:
     """A threaded HTTP server on 127.0.0.1 that records requests and answers as told.
 
     ``script(path, *answers)`` queues answers for a path; when none is left it answers 200.
+    ``peak(path)`` is the most requests to a path that were ever open at once.
     """
 
     def __init__(self) -> None:
         self.requests: list[Received] = []
         self._answers: dict[str, list[Answer]] = {}
+        self._open: dict[str, int] = {}
+        self._peak: dict[str, int] = {}
         self._lock = threading.Lock()
         receiver = self
 
@@ -81,7 +85,19 @@ class Receiver:
                     )
                     queued = receiver._answers.get(self.path) or []
                     answer = queued.pop(0) if queued else Answer()
-                time.sleep(answer.delay)
+                    receiver._open[self.path] = receiver._open.get(self.path, 0) + 1
+                    receiver._peak[self.path] = max(
+                        receiver._peak.get(self.path, 0), receiver._open[self.path]
+                    )
+                try:
+                    if answer.hold is not None:
+                        answer.hold.wait(60)
+                    time.sleep(answer.delay)
+                finally:
+                    # closed before the answer leaves: the sender cannot have it yet, so a
+                    # request that overlaps this one is counted, one that follows it is not
+                    with receiver._lock:
+                        receiver._open[self.path] -= 1
                 try:
                     self.send_response(answer.status)
                     for name, value in answer.headers.items():
@@ -113,6 +129,11 @@ class Receiver:
         """The requests received on ``path`` so far."""
         with self._lock:
             return [r for r in self.requests if r.path == path]
+
+    def peak(self, path: str = "/hook") -> int:
+        """The most requests to ``path`` that were open at the same time."""
+        with self._lock:
+            return self._peak.get(path, 0)
 
     def close(self) -> None:
         """Stop serving."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.worker import dispatch_once
+from gateway.cli.worker import dispatch_once
 
 ENDPOINTS = "/api/v1/webhook-endpoints"
 DELIVERIES = "/api/v1/webhook-deliveries"

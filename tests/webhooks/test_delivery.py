@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from gateway.models import utcnow
+from gateway.core.models import utcnow
 from tests.webhooks.support import Answer, wait_until
+from webhooks import schedule
 from webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint
 
 
@@ -151,6 +155,77 @@ def test_last_attempt_fails_the_delivery_and_flags_the_endpoint(
     assert got.json["failing_since"] is None
     detail = client.get(f"/api/v1/webhook-deliveries/{delivery_id}", headers=merchant.headers)
     assert [a["status_code"] for a in detail.json["attempts"]] == [500, 500, 500, 500, 200]
+
+
+def test_redeliver_during_an_attempt_waits_for_it_then_sends_again(
+    client, merchant, receiver, emit, query, start_worker
+):
+    _endpoint(client, merchant, receiver.url(), types=["order.created"])
+    _endpoint(client, merchant, receiver.url("/other"), types=["order.paid"])
+    release = threading.Event()
+    # the fourth attempt is the schedule's last: recorded as is, its 500 would fail the delivery
+    receiver.script("/hook", *[Answer(500)] * 3, Answer(500, hold=release))
+    start_worker(timeout=10.0)
+    start_worker(timeout=10.0)
+    event_id = emit(merchant.id)
+    try:
+        wait_until(lambda: len(receiver.to("/hook")) == 4, what="the last attempt in flight")
+        delivery_id = _delivery(query, event_id).id
+        answer = client.post(
+            f"/api/v1/webhook-deliveries/{delivery_id}/redeliver", headers=merchant.headers
+        )
+        assert answer.status_code == 202
+        # Events emitted after the redeliver are dispatched by passes that also sweep for due
+        # deliveries, and the one idle worker takes jobs in order: once the second of them is
+        # delivered, any job a sweep made for the redelivery has run.
+        for _ in range(2):
+            other = emit(merchant.id, "order.paid")
+            wait_until(
+                lambda other=other: (
+                    other in {r.headers["webhook-id"] for r in receiver.to("/other")}
+                ),
+                what="an event sent by the idle worker",
+            )
+        assert len(receiver.to("/hook")) == 4, "a second copy went out beside the first"
+    finally:
+        release.set()
+
+    # the redelivery is not lost: it is sent once the attempt in flight has ended
+    wait_until(lambda: _status(query, event_id) == "succeeded", what="the redelivery")
+    assert receiver.peak("/hook") == 1
+    assert [a.status_code for a in _attempts(query, event_id)] == [500, 500, 500, 500, 200]
+    assert _delivery(query, event_id).attempt_count == 1  # the redelivery's fresh schedule
+
+
+def test_retries_keep_to_the_schedule(client, merchant, receiver, emit, query, start_worker):
+    # two workers, so two dispatchers that may sweep up the same delivery at once
+    delay, interval, retries = 0.3, 0.1, 8
+    paths = [f"/down{n}" for n in range(6)]
+    for path in paths:
+        _endpoint(client, merchant, receiver.url(path))
+        receiver.script(path, *[Answer(500)] * (retries + 1))
+    start_worker(retry_schedule=" ".join([str(delay)] * retries), dispatch_interval=interval)
+    start_worker(retry_schedule=" ".join([str(delay)] * retries), dispatch_interval=interval)
+    emit(merchant.id)
+    # the longest wait the schedule allows, the sweep's period, and room for the attempt itself
+    bound = delay * (1 + schedule.JITTER) + interval + 0.5
+
+    def gaps() -> dict[str, list[float]]:
+        spacing = {}
+        for path in paths:
+            at = [r.at for r in receiver.to(path)]
+            if 0 < len(at) <= retries:  # still owed an attempt: its wait so far counts
+                at.append(time.monotonic())
+            spacing[path] = [later - earlier for earlier, later in itertools.pairwise(at)]
+        return spacing
+
+    def finished_or_late() -> bool:
+        late = any(gap > bound for each in gaps().values() for gap in each)
+        return late or all(len(receiver.to(p)) == retries + 1 for p in paths)
+
+    wait_until(finished_or_late, timeout=retries * bound * 2 + 10, what="the retries")
+    worst = max(gap for each in gaps().values() for gap in each)
+    assert worst <= bound, gaps()
 
 
 def test_nothing_is_lost_while_redis_is_down(

@@ -10,8 +10,8 @@ import pytest
 from bip_utils import Bip44Coins
 from standardwebhooks import Webhook
 
-from gateway.chains import drivers
-from gateway.watcher import Watcher
+from gateway.core.watcher import Watcher
+from gateway.web.chains import drivers
 from tests.conftest import both_chains
 from tests.fixtures.tron import PAYER
 from tests.support.keys import account_xpub

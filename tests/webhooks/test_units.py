@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from plugins.http import parse_retry_after
 from webhooks import schedule, signing, ssrf
 
 
@@ -44,9 +45,9 @@ def test_next_delay_jitters_honours_retry_after_and_ends():
     assert schedule.next_delay(1, delays, retry_after=10**9) == schedule.MAX_RETRY_AFTER
     assert schedule.next_delay(3, delays) is None
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    assert schedule.parse_retry_after("120", now) == 120
-    assert schedule.parse_retry_after("Thu, 01 Jan 2026 00:01:00 GMT", now) == 60
-    assert schedule.parse_retry_after("soon", now) is None
+    assert parse_retry_after("120", now) == 120
+    assert parse_retry_after("Thu, 01 Jan 2026 00:01:00 GMT", now) == 60
+    assert parse_retry_after("soon", now) is None
 
 
 @pytest.mark.parametrize(
