@@ -1,9 +1,12 @@
-"""What one scan of 100 blocks costs as the number of watched addresses grows.
+"""What scanning costs: catching up over 100 blocks, and following the head (bench.steady).
 
-Starts an anvil devnet and a local TRON node, fills 100 blocks with token transfers, then
-scans them the way the core watcher does: ``driver.transfers`` in chunks of
+Catch-up: starts an anvil devnet and a local TRON node, fills 100 blocks with token
+transfers, then scans them the way the core watcher does: ``driver.scan`` in chunks of
 ``max_block_range``, recipients matched against a Python set of watched addresses. RPC calls
 are counted by a FaultProxy in front of anvil and by the TRON node's request log.
+
+Steady state: the real watcher loop at the head of each node (see bench/steady.py), with
+10, 1,000 and 100,000 open orders. Rows go to bench/results.md through bench.report.
 
     python -m bench.scan_cost
 """
@@ -26,8 +29,10 @@ import base58
 from bip_utils import Bip44Coins
 from web3 import Web3
 
+from bench import steady
+from bench.report import Row, save
+from devtools.devnet import CHAIN_ID, Devnet
 from plugins.base import ChainDriver
-from plugins.evm.devnet import CHAIN_ID, Devnet
 from plugins.evm.driver import EvmDriver
 from plugins.tron.driver import TronDriver
 from tests.support.faultproxy import FaultProxy
@@ -73,7 +78,7 @@ def scan(driver: ChainDriver, start: int, end: int, watched: set[str]) -> int:
     cursor = start
     while cursor <= end:
         chunk_end = min(end, cursor + driver.max_block_range - 1)
-        found = driver.transfers(cursor, chunk_end, lambda seen: seen & watched)
+        found = driver.scan(cursor, chunk_end, lambda seen: seen & watched).transfers
         matched += sum(1 for t in found if t.to_address in watched)
         cursor = chunk_end + 1
     return matched
@@ -118,7 +123,7 @@ def evm_setup() -> Iterator[Setup]:
         devnet.mint(token, devnet.accounts[1].address, 10**15)
         driver = EvmDriver("bench", {"rpc_url": proxy.url, "chain_id": CHAIN_ID, "token": token})
         paid = recipients(driver, Bip44Coins.ETHEREUM)
-        start = driver.head() + 1
+        start = driver.tip().number + 1
         for n in range(BLOCKS):
             # automine: each transfer is a block of its own, empty blocks fill the rest
             if n % PAID_EVERY == 0:
@@ -146,7 +151,7 @@ def tron_setup() -> Iterator[Setup]:
     with TronNode(chain) as node:
         driver = TronDriver("bench", {"full_node": node.url, "token": chain.token})
         paid = recipients(driver, Bip44Coins.TRON)
-        start = driver.head() + 1
+        start = driver.tip().number + 1
         for n in range(BLOCKS):
             if n % PAID_EVERY == 0:
                 node.transfer(TRON_PAYER, paid[n % RECIPIENTS], 1_000_000 + n)
@@ -164,9 +169,9 @@ def tron_setup() -> Iterator[Setup]:
         )
 
 
-def report(setup: Setup) -> None:
+def report(setup: Setup) -> tuple[Measure, Measure]:
     """Measure every watched-set size and print the table and the ratios."""
-    setup.driver.head()  # one-time checks (chain id) stay out of the counts
+    setup.driver.tip()  # one-time checks (chain id) stay out of the counts
     rows = [measure(setup, size) for size in WATCHED]
     print(
         f"\n{setup.name}: blocks {setup.start}..{setup.end}, "
@@ -182,14 +187,82 @@ def report(setup: Setup) -> None:
     print(f"calls  {high.watched:,} vs {low.watched:,}: {high.calls / low.calls:.2f} (goal <= 1.1)")
     print(f"time   {high.watched:,} vs {low.watched:,}: {high.seconds / low.seconds:.2f}")
     print(f"calls per block: {high.calls / BLOCKS:.2f}")
+    return high, low
+
+
+# what the issue measured before the watcher's head work (the real loop, same method)
+BEFORE = {"tron": 7.6, "devnet": 2.7}
+
+
+def steady_rows() -> list[Row]:
+    """The watcher loop at the head of each node, at every number of open orders."""
+    rows: list[Row] = []
+    print("\nat the head (real Watcher.run, time scaled 20x):")
+    for orders in steady.OPEN_ORDERS:
+        cost = steady.tron(orders)
+        calls = dict(cost.by_method)
+        print(f"TRON, {orders:,} open orders: {cost.per_block:.2f} requests/block {calls}")
+        rows.append(
+            Row(
+                f"TRON requests per block at the head, {orders:,} open orders",
+                f"{cost.per_block:.2f}",
+                f"{BEFORE['tron']} (before)",
+                f"{cost.per_block / BEFORE['tron']:.2f}",
+                "<= 1.25",
+                cost.per_block <= 1.25,
+            )
+        )
+    for orders in steady.OPEN_ORDERS:
+        cost = steady.evm(orders)
+        idle = cost.idle_calls / max(1, cost.idle_polls)
+        per_range = cost.log_calls / max(1, cost.ranges)
+        per_poll = sum(cost.by_method.values()) / max(1, cost.polls)
+        print(
+            f"EVM, {orders:,} open orders: {idle:.2f} calls per idle poll, {per_range:.2f}"
+            f" eth_getLogs per new range, {per_poll:.2f} calls per poll {dict(cost.by_method)}"
+        )
+        rows.append(
+            Row(
+                f"EVM calls per poll with no new block, {orders:,} open orders",
+                f"{idle:.2f}",
+                f"{BEFORE['devnet']} per poll (before)",
+                f"{idle / BEFORE['devnet']:.2f}",
+                "<= 1.2",
+                idle <= 1.2,
+            )
+        )
+        rows.append(
+            Row(
+                f"EVM eth_getLogs per new range, {orders:,} open orders",
+                f"{per_range:.2f}",
+                "1",
+                f"{per_range:.2f}",
+                "1",
+                per_range <= 1.0,
+            )
+        )
+    return rows
 
 
 def main() -> None:
-    """Run the bench on both chains."""
+    """Run the bench on both chains: catch-up, then the head."""
     began = time.perf_counter()
+    rows: list[Row] = []
     for setup in (evm_setup, tron_setup):
         with setup() as ready:
-            report(ready)
+            high, low = report(ready)
+            rows.append(
+                Row(
+                    f"{ready.name}: catch-up calls, {high.watched:,} vs {low.watched:,} watched",
+                    str(high.calls),
+                    str(low.calls),
+                    f"{high.calls / low.calls:.2f}",
+                    "<= 1.1",
+                    high.calls / low.calls <= 1.1,
+                )
+            )
+    rows += steady_rows()
+    save("scan_cost", rows)
     print(f"\ntotal {time.perf_counter() - began:.1f}s")
 
 

@@ -31,12 +31,13 @@ from redis import Redis
 from rq import Queue, Worker
 from sqlalchemy.orm import Session
 
-from gateway import config as gateway_config
-from gateway import events, migrate
-from gateway.database import make_engine
-from gateway.models import Merchant
+from gateway.cli import migrate
+from gateway.core import config as gateway_config
+from gateway.core import events
+from gateway.core.db import make_engine
+from gateway.core.models import Merchant
 from webhooks import signing
-from webhooks.models import SUCCEEDED, Delivery, WebhookEndpoint
+from webhooks.models import Delivery, DeliveryStatus, WebhookEndpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -148,7 +149,7 @@ def full_path(args, receiver: Counter, redis_url: str) -> float:
         "GATEWAY_WEBHOOKS__ALLOW_PRIVATE_TARGETS": "true",
         "GATEWAY_WEBHOOKS__DISPATCH_INTERVAL": "0.2",
     }
-    command = [sys.executable, "-m", "gateway.worker"] + (["--fork"] if args.fork else [])
+    command = [sys.executable, "-m", "gateway.cli.worker"] + (["--fork"] if args.fork else [])
     redis = Redis.from_url(redis_url)
     workers = start_workers(command, args.workers, env, redis, queue, args.log)
     try:
@@ -177,7 +178,7 @@ def _outbox(engine: sa.Engine, merchant_id: str, count: int) -> None:
 def _recorded(engine: sa.Engine, merchant_id: str, count: int) -> float:
     """Wait until ``count`` deliveries of the merchant are recorded as succeeded; when."""
     query = sa.select(sa.func.count()).where(
-        Delivery.merchant_id == merchant_id, Delivery.status == SUCCEEDED
+        Delivery.merchant_id == merchant_id, Delivery.status == DeliveryStatus.SUCCEEDED
     )
     deadline = time.monotonic() + 120
     while True:
