@@ -50,7 +50,8 @@ bench: setup
 	$(BIN)/python -m bench.order_create
 	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.webhooks
-	$(BIN)/python -m bench.report scan_cost order_create latency webhooks
+	$(BIN)/python -m bench.webhooks --database postgresql+psycopg://postgres@127.0.0.1:5432/test
+	$(BIN)/python -m bench.report scan_cost order_create latency webhooks_sqlite webhooks_postgresql
 
 clean:
 	rm -rf $(VENV) node_modules .demo instance

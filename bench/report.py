@@ -89,4 +89,7 @@ def write(order: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    write(sys.argv[1:] or ["scan_cost", "order_create", "latency", "webhooks"])
+    write(
+        sys.argv[1:]
+        or ["scan_cost", "order_create", "latency", "webhooks_sqlite", "webhooks_postgresql"]
+    )

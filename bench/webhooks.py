@@ -31,6 +31,7 @@ from redis import Redis
 from rq import Queue, Worker
 from sqlalchemy.orm import Session
 
+from bench.report import Row, save
 from gateway.cli import migrate
 from gateway.core import config as gateway_config
 from gateway.core import events
@@ -40,6 +41,7 @@ from webhooks import signing
 from webhooks.models import Delivery, DeliveryStatus, WebhookEndpoint
 
 ROOT = Path(__file__).resolve().parent.parent
+GOAL = 0.7
 
 
 class Counter:
@@ -275,7 +277,20 @@ def main() -> None:
     print("full rounds: " + ", ".join(f"{r:.0f}" for r in fulls))
     print(f"bare RQ job (one POST):       {bare:8.1f} /s (median)")
     print(f"full webhook path:            {full:8.1f} /s (median)")
-    print(f"ratio full / bare:            {full / bare:8.2f}  (goal >= 0.7)")
+    print(f"ratio full / bare:            {full / bare:8.2f}  (goal >= {GOAL})")
+    save(
+        f"webhooks_{backend.split('+')[0]}",
+        [
+            Row(
+                figure=f"webhook deliveries ({args.events} x {args.rounds} rounds, {setup})",
+                ours=f"{full:.0f} deliveries/s",
+                baseline=f"{bare:.0f} jobs/s (bare RQ job, one POST)",
+                ratio=f"{full / bare:.2f}",
+                goal=f">= {GOAL}",
+                met=full / bare >= GOAL,
+            )
+        ],
+    )
     args.log.close()
     tmp.cleanup()
     if server_url and server_url.startswith("postgresql"):
