@@ -31,6 +31,11 @@ class Row:
     goal: str
     met: bool
 
+    @classmethod
+    def at_least(cls, figure: str, ours: str, baseline: str, ratio: float, goal: float) -> Row:
+        """A row whose goal is a ratio of at least ``goal``."""
+        return cls(figure, ours, baseline, f"{ratio:.2f}", f">= {goal}", ratio >= goal)
+
 
 def save(bench: str, rows: list[Row]) -> None:
     """Keep ``bench``'s rows for the next :func:`write`."""
